@@ -1,0 +1,298 @@
+//! The HTTP/1.1 client that talks to the app on loopback: one blocking keep-alive connection
+//! per worker, reused across invocations.
+//!
+//! It writes the request exactly as the event conversion decided (method, target, header names
+//! and values) and frames the body itself with `content-length` (DECISIONS 9). Every wait is
+//! bounded: the connect by a fixed timeout, everything after it by the invocation's deadline
+//! (DECISIONS 18). A request that fails on a reused connection before any response byte arrived
+//! is retried once on a fresh one (DECISIONS 19): the app may have closed an idle connection
+//! while the execution environment was frozen.
+
+use std::io::{self, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::app_response::{self, BodyReader, ResponseHead};
+
+/// What to send to the app. Built by the event conversion; header names are lowercase and
+/// no name or value contains a byte HTTP forbids.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AppRequest {
+    pub method: String,
+    /// Origin-form target: `/path` or `/path?query`, already percent-encoded.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl AppRequest {
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The request head and body as written on the wire.
+    pub fn to_wire(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256 + self.body.len());
+        self.write_head(&mut out);
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    fn write_head(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.method.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.target.as_bytes());
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        for (name, value) in &self.headers {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(self.body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+    }
+}
+
+/// Why the app did not give a usable response. `error_type` is what Lambda shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppError {
+    pub kind: AppErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppErrorKind {
+    /// Nothing listens on the app's port.
+    ConnectionRefused,
+    /// The app reset or closed the connection before or during the response.
+    ConnectionClosed,
+    /// The app did not answer (or connect) before the deadline.
+    Timeout,
+    /// The app answered something that is not a valid HTTP/1.1 response.
+    InvalidResponse,
+}
+
+impl AppError {
+    pub fn error_type(&self) -> &'static str {
+        match self.kind {
+            AppErrorKind::ConnectionRefused => "App.ConnectionRefused",
+            AppErrorKind::ConnectionClosed => "App.ConnectionClosed",
+            AppErrorKind::Timeout => "App.Timeout",
+            AppErrorKind::InvalidResponse => "App.InvalidResponse",
+        }
+    }
+
+    pub fn new(kind: AppErrorKind, message: impl Into<String>) -> AppError {
+        AppError { kind, message: message.into() }
+    }
+
+    /// Classifies an I/O error met while talking to the app.
+    pub fn from_io(e: &io::Error, doing: &str) -> AppError {
+        let kind = match e.kind() {
+            io::ErrorKind::ConnectionRefused => AppErrorKind::ConnectionRefused,
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => AppErrorKind::Timeout,
+            io::ErrorKind::InvalidData => AppErrorKind::InvalidResponse,
+            _ => AppErrorKind::ConnectionClosed,
+        };
+        AppError::new(kind, format!("{doing}: {e}"))
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error_type(), self.message)
+    }
+}
+
+/// A worker's connection to the app.
+pub struct AppClient {
+    addr: SocketAddr,
+    connect_timeout: Duration,
+    keep_alive: bool,
+    conn: Option<Connection>,
+}
+
+struct Connection {
+    reader: BufReader<DeadlineStream>,
+    /// Requests already completed on this connection (0 = fresh).
+    served: u32,
+}
+
+impl AppClient {
+    /// `keep_alive: false` opens a new connection per request (SnapStart).
+    pub fn new(addr: SocketAddr, connect_timeout: Duration, keep_alive: bool) -> AppClient {
+        AppClient { addr, connect_timeout, keep_alive, conn: None }
+    }
+
+    /// Sends `request` and reads the response head. The body is read through the returned
+    /// [`AppExchange`], which gives the connection back for reuse once the body is complete.
+    pub fn send(&mut self, request: &AppRequest, deadline: Instant) -> Result<AppExchange<'_>, AppError> {
+        let wire = request.to_wire();
+        let head_only = request.method.eq_ignore_ascii_case("HEAD");
+        let reused = self.conn.as_ref().is_some_and(|c| c.served > 0);
+        let head = match self.try_send(&wire, deadline) {
+            Err((e, nothing_received)) if reused && nothing_received => {
+                log::debug!("reused app connection failed before the response ({e}); retrying on a new one");
+                self.conn = None;
+                self.try_send(&wire, deadline).map_err(|(e, _)| e)?
+            }
+            other => other.map_err(|(e, _)| e)?,
+        };
+        let reusable = self.keep_alive;
+        let body = BodyReader::new(&head, head_only);
+        Ok(AppExchange { head, body, conn_slot: &mut self.conn, reusable })
+    }
+
+    /// One attempt. On error, also says whether no response byte had arrived (retry is safe).
+    fn try_send(&mut self, wire: &[u8], deadline: Instant) -> Result<ResponseHead, (AppError, bool)> {
+        if self.conn.is_none() {
+            self.conn = Some(self.connect(deadline).map_err(|e| (e, false))?);
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err((AppError::new(AppErrorKind::ConnectionClosed, "no connection to the app"), false));
+        };
+        conn.reader.get_mut().deadline = deadline;
+        if let Err(e) = conn.reader.get_mut().write_all(wire) {
+            self.conn = None;
+            return Err((AppError::from_io(&e, "sending the request to the app"), true));
+        }
+        match app_response::read_head(&mut conn.reader) {
+            Ok(head) => Ok(head),
+            Err(e) => {
+                self.conn = None;
+                Err((e.error, e.nothing_received))
+            }
+        }
+    }
+
+    fn connect(&self, deadline: Instant) -> Result<Connection, AppError> {
+        let timeout = self.connect_timeout.min(deadline.saturating_duration_since(Instant::now()));
+        if timeout.is_zero() {
+            return Err(AppError::new(AppErrorKind::Timeout, "no time left before the invocation deadline to connect to the app"));
+        }
+        let stream = TcpStream::connect_timeout(&self.addr, timeout).map_err(|e| {
+            let mut err = AppError::from_io(&e, &format!("connecting to the app at {}", self.addr));
+            if err.kind == AppErrorKind::ConnectionRefused {
+                err.message = format!("the app is not listening on {} (connection refused)", self.addr);
+            }
+            err
+        })?;
+        // Requests and responses are written whole; Nagle would only add latency.
+        let _ = stream.set_nodelay(true);
+        Ok(Connection {
+            reader: BufReader::with_capacity(64 * 1024, DeadlineStream { stream, deadline }),
+            served: 0,
+        })
+    }
+}
+
+/// A response in progress: its head, and its body still on the connection.
+pub struct AppExchange<'a> {
+    pub head: ResponseHead,
+    body: BodyReader,
+    conn_slot: &'a mut Option<Connection>,
+    reusable: bool,
+}
+
+impl AppExchange<'_> {
+    /// Reads the next piece of the body; `Ok(None)` at its end. `limit` caps one piece.
+    pub fn next_chunk(&mut self, buf: &mut Vec<u8>, limit: usize) -> Result<bool, AppError> {
+        let Some(conn) = self.conn_slot.as_mut() else {
+            return Ok(false);
+        };
+        match self.body.read_chunk(&mut conn.reader, buf, limit) {
+            Ok(true) => Ok(true),
+            Ok(false) => {
+                self.finish();
+                Ok(false)
+            }
+            Err(e) => {
+                *self.conn_slot = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads the whole body into `buf` (at most `max` bytes; more is an error).
+    pub fn read_body(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<(), AppError> {
+        loop {
+            let room = max.saturating_sub(buf.len());
+            if room == 0 && !self.body.is_done() {
+                *self.conn_slot = None;
+                return Err(AppError::new(
+                    AppErrorKind::InvalidResponse,
+                    format!("the app's response body is larger than {max} bytes"),
+                ));
+            }
+            if !self.next_chunk(buf, room.max(1))? {
+                return Ok(());
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        let keep = self.reusable && self.body.connection_reusable();
+        match self.conn_slot.as_mut() {
+            Some(conn) if keep => conn.served = conn.served.saturating_add(1),
+            _ => {
+                if let Some(conn) = self.conn_slot.take() {
+                    let _ = conn.reader.get_ref().stream.shutdown(Shutdown::Both);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for AppExchange<'_> {
+    fn drop(&mut self) {
+        // A body left unread makes the connection unusable for the next request.
+        if !self.body.is_done() {
+            *self.conn_slot = None;
+        }
+    }
+}
+
+/// A TCP stream whose every read and write is bounded by `deadline`.
+pub struct DeadlineStream {
+    pub stream: TcpStream,
+    pub deadline: Instant,
+}
+
+impl DeadlineStream {
+    fn arm(&self, write: bool) -> io::Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "the invocation deadline passed"));
+        }
+        if write { self.stream.set_write_timeout(Some(left)) } else { self.stream.set_read_timeout(Some(left)) }
+    }
+}
+
+impl Read for DeadlineStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.arm(false)?;
+        self.stream.read(buf).map_err(timeout_kind)
+    }
+}
+
+impl Write for DeadlineStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.arm(true)?;
+        self.stream.write(buf).map_err(timeout_kind)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A socket timeout surfaces as `WouldBlock` on Linux; name it for what it is.
+fn timeout_kind(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        io::Error::new(io::ErrorKind::TimedOut, "the app did not answer before the invocation deadline")
+    } else {
+        e
+    }
+}

@@ -1,0 +1,574 @@
+//! Configuration: every environment variable the adapter reads, parsed once at start-up into
+//! one typed [`Config`].
+//!
+//! Names, fallbacks and defaults match upstream LWA so users can swap adapters without touching
+//! their settings. Where upstream silently falls back to a default on a bad value, we refuse to
+//! start and name the variable, the value and what is accepted (DECISIONS 20).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+/// How the app's response goes back to Lambda.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvokeMode {
+    /// Read the whole response, then post one JSON document.
+    Buffered,
+    /// Post the response as it arrives (HTTP integration streaming format).
+    ResponseStream,
+}
+
+/// How readiness of the app is checked at start-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadinessProtocol {
+    /// `GET http://host:port/path`, ready when the status is in the healthy list.
+    Http,
+    /// Ready as soon as a TCP connection is accepted.
+    Tcp,
+}
+
+/// Where a Lambda API (Runtime or Extensions) lives: an address plus an optional path prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiEndpoint {
+    /// `host:port`, as written in the `Host` header.
+    pub authority: String,
+    /// Path prefix without a trailing slash (`""` for none).
+    pub prefix: String,
+}
+
+impl ApiEndpoint {
+    /// Accepts `host:port`, `http://host:port` and `http://host:port/prefix`.
+    pub fn parse(value: &str) -> Result<ApiEndpoint, String> {
+        let rest = match value.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+            Some((scheme, _)) => {
+                return Err(format!("the scheme '{scheme}' is not supported, only http"));
+            }
+            None => value,
+        };
+        let (authority, prefix) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        let port_ok = authority
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+        if !port_ok || authority.chars().any(|c| c.is_ascii_whitespace() || c.is_control()) {
+            return Err("expected host:port, http://host:port or http://host:port/prefix".into());
+        }
+        Ok(ApiEndpoint { authority: authority.to_string(), prefix: prefix.to_string() })
+    }
+
+    /// The full URL of `path` (which starts with `/`) on this endpoint.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}{}", self.authority, self.prefix, path)
+    }
+}
+
+/// The function's identity as Lambda describes it in the environment; it ends up in the
+/// `x-amzn-lambda-context` header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionEnv {
+    pub function_name: String,
+    pub memory: i32,
+    pub version: String,
+    pub log_stream: String,
+    pub log_group: String,
+}
+
+/// Everything the adapter needs to know, read once at start-up. Shared read-only by workers.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `AWS_LWA_HOST` as given (used for the `Host` header when the event has none).
+    pub app_host: String,
+    pub app_port: u16,
+    /// The resolved address of the app.
+    pub app_addr: SocketAddr,
+    pub readiness_port: u16,
+    pub readiness_path: String,
+    pub readiness_protocol: ReadinessProtocol,
+    pub readiness_healthy_status: Vec<u16>,
+    pub remove_base_path: Option<String>,
+    pub pass_through_path: String,
+    pub async_init: bool,
+    pub compression: bool,
+    pub invoke_mode: InvokeMode,
+    /// Lowercase header name to move into `authorization`.
+    pub authorization_source: Option<String>,
+    /// `None`: feature off.
+    pub error_status_codes: Option<Vec<u16>>,
+    /// Where `/runtime/invocation/*` goes (the proxy, when set).
+    pub runtime_api: ApiEndpoint,
+    /// Where `/extension/*` goes (never the proxy, DECISIONS 21).
+    pub extension_api: ApiEndpoint,
+    pub function: FunctionEnv,
+    /// Number of workers (Lambda Managed Instances); 1 outside LMI.
+    pub max_concurrency: usize,
+    /// SnapStart: no keep-alive to the app, since a restored snapshot's sockets are dead.
+    pub snap_start: bool,
+    /// Non-fatal findings to log once logging is up (deprecated names, defaults used).
+    pub warnings: Vec<String>,
+}
+
+/// A configuration value the adapter refuses to start with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: String,
+    pub value: String,
+    pub expected: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}={:?}: {}", self.variable, self.value, self.expected)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Default app port, as upstream.
+pub const DEFAULT_PORT: u16 = 8080;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut env = Env { lookup: &lookup, warnings: Vec::new() };
+
+        let port = match env.with_fallback("AWS_LWA_PORT", "PORT", false) {
+            Some((value, var)) => parse_port(var, &value)?,
+            None => DEFAULT_PORT,
+        };
+        let app_host = env
+            .with_fallback("AWS_LWA_HOST", "HOST", true)
+            .map(|(v, _)| v)
+            .unwrap_or_else(|| "127.0.0.1".to_string());
+        let host_var = if lookup("AWS_LWA_HOST").is_some() { "AWS_LWA_HOST" } else { "HOST" };
+        let app_addr = resolve_host(host_var, &app_host, port)?;
+
+        let readiness_port =
+            match env.with_fallback("AWS_LWA_READINESS_CHECK_PORT", "READINESS_CHECK_PORT", true) {
+                Some((value, var)) => parse_port(var, &value)?,
+                None => port,
+            };
+        let readiness_path =
+            match env.with_fallback("AWS_LWA_READINESS_CHECK_PATH", "READINESS_CHECK_PATH", true) {
+                Some((value, var)) => parse_readiness_path(var, value)?,
+                None => "/".to_string(),
+            };
+        let readiness_protocol = match env.with_fallback(
+            "AWS_LWA_READINESS_CHECK_PROTOCOL",
+            "READINESS_CHECK_PROTOCOL",
+            true,
+        ) {
+            Some((value, var)) => match value.to_ascii_lowercase().as_str() {
+                "http" => ReadinessProtocol::Http,
+                "tcp" => ReadinessProtocol::Tcp,
+                _ => return Err(invalid(var, &value, "expected 'http' or 'tcp'")),
+            },
+            None => ReadinessProtocol::Http,
+        };
+        let readiness_healthy_status = match lookup("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS") {
+            Some(value) => {
+                let list = parse_status_list("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", &value)?;
+                if list.is_empty() {
+                    return Err(invalid(
+                        "AWS_LWA_READINESS_CHECK_HEALTHY_STATUS",
+                        &value,
+                        "an empty list would never report the app healthy; expected codes and ranges such as '200-399,404'",
+                    ));
+                }
+                list
+            }
+            None => (100..=499).collect(),
+        };
+        let remove_base_path = env
+            .with_fallback("AWS_LWA_REMOVE_BASE_PATH", "REMOVE_BASE_PATH", true)
+            .map(|(v, _)| v.trim_end_matches('/').to_string())
+            .filter(|v| !v.is_empty());
+        let pass_through_path = match lookup("AWS_LWA_PASS_THROUGH_PATH") {
+            Some(value) => parse_pass_through_path(&value)?,
+            None => "/events".to_string(),
+        };
+        let async_init = match env.with_fallback("AWS_LWA_ASYNC_INIT", "ASYNC_INIT", true) {
+            Some((value, var)) => parse_bool(var, &value)?,
+            None => false,
+        };
+        let invoke_mode = match lookup("AWS_LWA_INVOKE_MODE") {
+            Some(value) => match value.to_ascii_lowercase().as_str() {
+                "buffered" => InvokeMode::Buffered,
+                "response_stream" => InvokeMode::ResponseStream,
+                _ => {
+                    return Err(invalid(
+                        "AWS_LWA_INVOKE_MODE",
+                        &value,
+                        "expected 'buffered' or 'response_stream'",
+                    ));
+                }
+            },
+            None => InvokeMode::Buffered,
+        };
+        let mut compression = match lookup("AWS_LWA_ENABLE_COMPRESSION") {
+            Some(value) => parse_bool("AWS_LWA_ENABLE_COMPRESSION", &value)?,
+            None => false,
+        };
+        if compression && invoke_mode == InvokeMode::ResponseStream {
+            env.warnings.push(
+                "Compression is not supported with response streaming. Disabling compression."
+                    .to_string(),
+            );
+            compression = false;
+        }
+        let authorization_source = match lookup("AWS_LWA_AUTHORIZATION_SOURCE") {
+            Some(value) => {
+                if value.is_empty() || !value.bytes().all(is_token_byte) {
+                    return Err(invalid(
+                        "AWS_LWA_AUTHORIZATION_SOURCE",
+                        &value,
+                        "expected an HTTP header name such as 'x-auth-token'",
+                    ));
+                }
+                Some(value.to_ascii_lowercase())
+            }
+            None => None,
+        };
+        let error_status_codes = match lookup("AWS_LWA_ERROR_STATUS_CODES") {
+            Some(value) => Some(parse_status_list("AWS_LWA_ERROR_STATUS_CODES", &value)?),
+            None => None,
+        };
+        if lookup("AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS").is_some() {
+            env.warnings.push(
+                "AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS is no longer supported and is ignored; use AWS_LWA_READINESS_CHECK_HEALTHY_STATUS".to_string(),
+            );
+        }
+
+        let (extension_api, runtime_api) = parse_api_endpoints(&lookup)?;
+        let function = function_env(&lookup, &mut env.warnings);
+        let max_concurrency = match lookup("AWS_LAMBDA_MAX_CONCURRENCY") {
+            Some(value) => match value.parse::<u32>() {
+                Ok(n) if n >= 1 => n as usize,
+                _ => {
+                    env.warnings.push(format!(
+                        "AWS_LAMBDA_MAX_CONCURRENCY={value:?} is not a positive integer; serving one invocation at a time"
+                    ));
+                    1
+                }
+            },
+            None => 1,
+        };
+        let snap_start = lookup("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Some("snap-start");
+
+        Ok(Config {
+            app_host,
+            app_port: port,
+            app_addr,
+            readiness_port,
+            readiness_path,
+            readiness_protocol,
+            readiness_healthy_status,
+            remove_base_path,
+            pass_through_path,
+            async_init,
+            compression,
+            invoke_mode,
+            authorization_source,
+            error_status_codes,
+            runtime_api,
+            extension_api,
+            function,
+            max_concurrency,
+            snap_start,
+            warnings: env.warnings,
+        })
+    }
+
+    /// The address of the readiness check (same host as the app, its own port).
+    pub fn readiness_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.app_addr.ip(), self.readiness_port)
+    }
+
+    /// `host[:port]` for a `Host` header to the app when the event carries none.
+    pub fn app_authority(&self) -> String {
+        format!("{}:{}", self.app_host, self.app_port)
+    }
+
+    /// How long to wait for a TCP connection to the app.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(2)
+    }
+}
+
+/// The Extensions API address, and the Runtime API address (which the proxy may redirect).
+/// Also used on the configuration-error path, so it stands alone.
+pub fn parse_api_endpoints(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<(ApiEndpoint, ApiEndpoint), ConfigError> {
+    let base = match lookup("AWS_LAMBDA_RUNTIME_API") {
+        Some(value) => ApiEndpoint::parse(&value)
+            .map_err(|why| invalid("AWS_LAMBDA_RUNTIME_API", &value, &why))?,
+        None => {
+            return Err(invalid(
+                "AWS_LAMBDA_RUNTIME_API",
+                "",
+                "not set: lambda-adapter runs as a Lambda extension, and Lambda (or an emulator) sets this variable",
+            ));
+        }
+    };
+    let runtime = match lookup("AWS_LWA_LAMBDA_RUNTIME_API_PROXY") {
+        Some(value) if !value.is_empty() => ApiEndpoint::parse(&value)
+            .map_err(|why| invalid("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", &value, &why))?,
+        _ => base.clone(),
+    };
+    Ok((base, runtime))
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>> {
+    lookup: &'a F,
+    warnings: Vec<String>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    /// The namespaced variable if present at all, else the older name (with a deprecation
+    /// warning when `deprecated`), as upstream's precedence.
+    fn with_fallback(
+        &mut self,
+        name: &'static str,
+        old: &'static str,
+        deprecated: bool,
+    ) -> Option<(String, &'static str)> {
+        if let Some(value) = (self.lookup)(name) {
+            return Some((value, name));
+        }
+        let value = (self.lookup)(old)?;
+        if deprecated {
+            self.warnings.push(format!(
+                "Environment variable '{old}' is deprecated and will be removed in version 2.0. Please use '{name}' instead."
+            ));
+        }
+        Some((value, old))
+    }
+}
+
+fn invalid(variable: &str, value: &str, expected: &str) -> ConfigError {
+    ConfigError { variable: variable.to_string(), value: value.to_string(), expected: expected.to_string() }
+}
+
+fn parse_port(var: &str, value: &str) -> Result<u16, ConfigError> {
+    match value.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(invalid(var, value, "expected a TCP port number from 1 to 65535")),
+    }
+}
+
+/// Booleans accept `true/false/1/0/yes/no/on/off` in any case (DECISIONS 20).
+pub fn parse_bool(var: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(invalid(var, value, "expected true/false, 1/0, yes/no or on/off")),
+    }
+}
+
+fn parse_readiness_path(var: &str, value: String) -> Result<String, ConfigError> {
+    if !value.starts_with('/') {
+        return Err(invalid(var, &value, "expected a path starting with '/', such as '/health'"));
+    }
+    if value.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'#') {
+        return Err(invalid(var, &value, "expected a path without spaces, control characters or '#'"));
+    }
+    Ok(value)
+}
+
+fn parse_pass_through_path(value: &str) -> Result<String, ConfigError> {
+    if value.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'?' || b == b'#') {
+        return Err(invalid(
+            "AWS_LWA_PASS_THROUGH_PATH",
+            value,
+            "expected a path without spaces, control characters, '?' or '#'",
+        ));
+    }
+    Ok(if value.starts_with('/') { value.to_string() } else { format!("/{value}") })
+}
+
+/// Parses `500,502-504, 422` into `[500, 502, 503, 504, 422]`, keeping order. Unlike
+/// upstream, a part that is not a code or an ascending range is an error, not a warning.
+pub fn parse_status_list(var: &str, value: &str) -> Result<Vec<u16>, ConfigError> {
+    let expected = "expected HTTP status codes (100-599) and ranges separated by commas, such as '500,502-504'";
+    let mut codes = Vec::new();
+    for part in value.split(',').map(str::trim) {
+        if part.is_empty() {
+            continue;
+        }
+        let parse_code = |s: &str| s.trim().parse::<u16>().ok().filter(|c| (100..=599).contains(c));
+        match part.split_once('-') {
+            Some((start, end)) => match (parse_code(start), parse_code(end)) {
+                (Some(start), Some(end)) if start <= end => codes.extend(start..=end),
+                _ => return Err(invalid(var, value, expected)),
+            },
+            None => match parse_code(part) {
+                Some(code) => codes.push(code),
+                None => return Err(invalid(var, value, expected)),
+            },
+        }
+    }
+    Ok(codes)
+}
+
+fn resolve_host(var: &str, host: &str, port: u16) -> Result<SocketAddr, ConfigError> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    // `localhost` is resolved without the system resolver so a static binary needs no NSS.
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+        return Err(invalid(var, host, "expected an IP address or a host name, such as 127.0.0.1"));
+    }
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| invalid(var, host, "the host name does not resolve; use an IP address such as 127.0.0.1"))
+}
+
+fn function_env(lookup: &impl Fn(&str) -> Option<String>, warnings: &mut Vec<String>) -> FunctionEnv {
+    let mut required = |name: &str, default: &str| match lookup(name) {
+        Some(value) => value,
+        None => {
+            warnings.push(format!("{name} is not set; using {default:?} in x-amzn-lambda-context"));
+            default.to_string()
+        }
+    };
+    let function_name = required("AWS_LAMBDA_FUNCTION_NAME", "");
+    let version = required("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+    let memory_text = required("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128");
+    let memory = memory_text.parse::<i32>().unwrap_or_else(|_| {
+        warnings.push(format!(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE={memory_text:?} is not an integer; using 128 in x-amzn-lambda-context"
+        ));
+        128
+    });
+    FunctionEnv {
+        function_name,
+        memory,
+        version,
+        log_stream: lookup("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
+        log_group: lookup("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),
+    }
+}
+
+/// RFC 9110 token characters (header names, methods).
+pub fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        map.entry("AWS_LAMBDA_RUNTIME_API".into()).or_insert_with(|| "127.0.0.1:9001".into());
+        Config::from_lookup(move |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_upstream() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.app_addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.readiness_port, 8080);
+        assert_eq!(c.readiness_path, "/");
+        assert_eq!(c.readiness_protocol, ReadinessProtocol::Http);
+        assert_eq!(c.readiness_healthy_status, (100..=499).collect::<Vec<_>>());
+        assert_eq!(c.pass_through_path, "/events");
+        assert_eq!(c.invoke_mode, InvokeMode::Buffered);
+        assert!(!c.async_init && !c.compression);
+        assert_eq!(c.error_status_codes, None);
+        assert_eq!(c.max_concurrency, 1);
+    }
+
+    #[test]
+    fn namespaced_wins_over_fallback_and_deprecated_names_warn() {
+        let c = config(&[("AWS_LWA_PORT", "3000"), ("PORT", "9"), ("HOST", "127.0.0.2")]).unwrap();
+        assert_eq!(c.app_port, 3000);
+        assert_eq!(c.readiness_port, 3000);
+        assert_eq!(c.app_addr, "127.0.0.2:3000".parse().unwrap());
+        let deprecations: Vec<_> = c.warnings.iter().filter(|w| w.contains("deprecated")).collect();
+        assert_eq!(deprecations.len(), 1, "{:?}", c.warnings);
+        assert!(deprecations[0].contains("'HOST' is deprecated"));
+        let c = config(&[("PORT", "9090")]).unwrap();
+        assert_eq!(c.app_port, 9090);
+        assert!(!c.warnings.iter().any(|w| w.contains("deprecated")), "PORT is not deprecated");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("AWS_LWA_PORT", "80a"),
+            ("AWS_LWA_PORT", ""),
+            ("AWS_LWA_PORT", "70000"),
+            ("AWS_LWA_INVOKE_MODE", "stream"),
+            ("AWS_LWA_READINESS_CHECK_PROTOCOL", "udp"),
+            ("AWS_LWA_ASYNC_INIT", "maybe"),
+            ("AWS_LWA_ENABLE_COMPRESSION", "enabled"),
+            ("AWS_LWA_ERROR_STATUS_CODES", "500-"),
+            ("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", ""),
+            ("AWS_LWA_READINESS_CHECK_PATH", "health"),
+            ("AWS_LWA_AUTHORIZATION_SOURCE", "bad header"),
+            ("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "https://x:1"),
+            ("AWS_LAMBDA_RUNTIME_API", "nohostport"),
+        ] {
+            let err = config(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var);
+            assert_eq!(err.value, value);
+            assert!(err.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn booleans_accept_common_spellings() {
+        for (v, want) in [("TRUE", true), ("1", true), ("Yes", true), ("on", true), ("0", false), ("Off", false)] {
+            assert_eq!(parse_bool("X", v).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn status_lists() {
+        assert_eq!(parse_status_list("X", "500,502-504,422").unwrap(), vec![500, 502, 503, 504, 422]);
+        assert_eq!(parse_status_list("X", "500, 502-504, 422").unwrap(), vec![500, 502, 503, 504, 422]);
+        assert_eq!(parse_status_list("X", "").unwrap(), Vec::<u16>::new());
+        for bad in ["invalid", "500-invalid", "504-500", "200-300-400", "9x", "600", "-5"] {
+            assert!(parse_status_list("X", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn runtime_api_forms_and_proxy() {
+        let c = config(&[("AWS_LAMBDA_RUNTIME_API", "http://127.0.0.1:9/.rt/")]).unwrap();
+        assert_eq!(c.runtime_api.url("/x"), "http://127.0.0.1:9/.rt/x");
+        let c = config(&[("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "http://127.0.0.1:9002")]).unwrap();
+        assert_eq!(c.runtime_api.url("/x"), "http://127.0.0.1:9002/x");
+        assert_eq!(c.extension_api.url("/x"), "http://127.0.0.1:9001/x");
+    }
+
+    #[test]
+    fn compression_is_off_with_streaming() {
+        let c = config(&[("AWS_LWA_ENABLE_COMPRESSION", "true"), ("AWS_LWA_INVOKE_MODE", "RESPONSE_STREAM")]).unwrap();
+        assert!(!c.compression);
+        assert!(c.warnings.iter().any(|w| w.contains("Compression is not supported")));
+    }
+
+    #[test]
+    fn max_concurrency() {
+        assert_eq!(config(&[("AWS_LAMBDA_MAX_CONCURRENCY", "8")]).unwrap().max_concurrency, 8);
+        assert_eq!(config(&[("AWS_LAMBDA_MAX_CONCURRENCY", "0")]).unwrap().max_concurrency, 1);
+    }
+}

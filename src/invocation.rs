@@ -1,0 +1,203 @@
+//! One invocation as the Runtime API handed it out: the event bytes and the context from the
+//! `/next` response headers. Missing or malformed context never aborts (DECISIONS 3): a
+//! sensible default is used and the problem is listed in `warnings`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::config::FunctionEnv;
+
+/// How long an invocation may run when the Runtime API gave no usable deadline: Lambda's
+/// longest function timeout.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(900);
+
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub request_id: String,
+    /// Epoch milliseconds after which Lambda stops the invocation.
+    pub deadline_ms: u64,
+    pub invoked_function_arn: String,
+    pub trace_id: Option<String>,
+    /// Parsed `Lambda-Runtime-Client-Context` JSON (already validated).
+    pub client_context: Option<serde_json::Value>,
+    /// Parsed `Lambda-Runtime-Cognito-Identity` JSON.
+    pub identity: Option<serde_json::Value>,
+    pub tenant_id: Option<String>,
+    pub event: Vec<u8>,
+    /// Problems with the context headers, logged once with the request id.
+    pub warnings: Vec<String>,
+}
+
+/// Header names of the `/next` response.
+pub mod header {
+    pub const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
+    pub const DEADLINE: &str = "lambda-runtime-deadline-ms";
+    pub const FUNCTION_ARN: &str = "lambda-runtime-invoked-function-arn";
+    pub const TRACE_ID: &str = "lambda-runtime-trace-id";
+    pub const CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
+    pub const COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
+    pub const TENANT_ID: &str = "lambda-runtime-aws-tenant-id";
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Invocation {
+    /// Builds an invocation from the `/next` headers (`get` looks one up by lowercase name).
+    /// `request_id` must already be known: without it nothing can be posted back.
+    pub fn from_headers<'a>(
+        request_id: String,
+        get: impl Fn(&str) -> Option<&'a str>,
+        event: Vec<u8>,
+    ) -> Invocation {
+        let mut warnings = Vec::new();
+        let now = now_ms();
+        let deadline_ms = match get(header::DEADLINE).map(|v| v.trim().parse::<u64>()) {
+            Some(Ok(ms)) if ms > now => ms,
+            Some(Ok(ms)) => {
+                warnings.push(format!(
+                    "Lambda-Runtime-Deadline-Ms {ms} is already past; allowing up to {} s",
+                    DEFAULT_BUDGET.as_secs()
+                ));
+                now + DEFAULT_BUDGET.as_millis() as u64
+            }
+            Some(Err(_)) | None => {
+                warnings.push(format!(
+                    "Lambda-Runtime-Deadline-Ms is missing or not a number; allowing up to {} s",
+                    DEFAULT_BUDGET.as_secs()
+                ));
+                now + DEFAULT_BUDGET.as_millis() as u64
+            }
+        };
+        let invoked_function_arn = get(header::FUNCTION_ARN).unwrap_or_default().to_string();
+        let trace_id = get(header::TRACE_ID).filter(|v| !v.is_empty()).map(str::to_string);
+        let mut json_header = |name: &str, label: &str| {
+            let text = get(name).filter(|v| !v.trim().is_empty())?;
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(value) => Some(value),
+                Err(e) => {
+                    warnings.push(format!("{label} is not valid JSON ({e}); sending null"));
+                    None
+                }
+            }
+        };
+        let client_context = json_header(header::CLIENT_CONTEXT, "Lambda-Runtime-Client-Context");
+        let identity = json_header(header::COGNITO_IDENTITY, "Lambda-Runtime-Cognito-Identity");
+        let tenant_id = get(header::TENANT_ID).filter(|v| !v.is_empty()).map(str::to_string);
+        Invocation {
+            request_id,
+            deadline_ms,
+            invoked_function_arn,
+            trace_id,
+            client_context,
+            identity,
+            tenant_id,
+            event,
+            warnings,
+        }
+    }
+
+    /// Time left before the deadline (zero when past).
+    pub fn remaining(&self) -> Duration {
+        Duration::from_millis(self.deadline_ms.saturating_sub(now_ms()))
+    }
+
+    /// The `x-amzn-lambda-context` header value: upstream's serialised Context, field for field.
+    pub fn lambda_context_json(&self, function: &FunctionEnv) -> String {
+        let mut out = String::with_capacity(384);
+        out.push_str("{\"request_id\":");
+        push_json_str(&mut out, &self.request_id);
+        out.push_str(",\"deadline\":");
+        out.push_str(&self.deadline_ms.to_string());
+        out.push_str(",\"invoked_function_arn\":");
+        push_json_str(&mut out, &self.invoked_function_arn);
+        out.push_str(",\"xray_trace_id\":");
+        push_opt_str(&mut out, self.trace_id.as_deref());
+        out.push_str(",\"client_context\":");
+        push_value(&mut out, self.client_context.as_ref());
+        out.push_str(",\"identity\":");
+        push_value(&mut out, self.identity.as_ref());
+        out.push_str(",\"tenant_id\":");
+        push_opt_str(&mut out, self.tenant_id.as_deref());
+        out.push_str(",\"env_config\":{\"function_name\":");
+        push_json_str(&mut out, &function.function_name);
+        out.push_str(",\"memory\":");
+        out.push_str(&function.memory.to_string());
+        out.push_str(",\"version\":");
+        push_json_str(&mut out, &function.version);
+        out.push_str(",\"log_stream\":");
+        push_json_str(&mut out, &function.log_stream);
+        out.push_str(",\"log_group\":");
+        push_json_str(&mut out, &function.log_group);
+        out.push_str("}}");
+        out
+    }
+}
+
+fn push_json_str(out: &mut String, s: &str) {
+    out.push_str(&serde_json::Value::from(s).to_string());
+}
+
+fn push_opt_str(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => push_json_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+fn push_value(out: &mut String, v: Option<&serde_json::Value>) {
+    match v {
+        Some(v) => out.push_str(&v.to_string()),
+        None => out.push_str("null"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(headers: &[(&str, &str)]) -> Invocation {
+        let map: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Invocation::from_headers(
+            "rid".into(),
+            |name| map.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()),
+            b"{}".to_vec(),
+        )
+    }
+
+    #[test]
+    fn missing_deadline_and_bad_json_warn_but_never_fail() {
+        let inv = from(&[(header::CLIENT_CONTEXT, "{bad"), (header::COGNITO_IDENTITY, "nope")]);
+        assert!(inv.remaining() > Duration::from_secs(800));
+        assert!(inv.client_context.is_none() && inv.identity.is_none());
+        assert_eq!(inv.warnings.len(), 3, "{:?}", inv.warnings);
+    }
+
+    #[test]
+    fn context_json_has_upstream_shape() {
+        let deadline = (now_ms() + 5000).to_string();
+        let inv = from(&[
+            (header::DEADLINE, &deadline),
+            (header::FUNCTION_ARN, "arn:aws:lambda:us-east-1:1:function:f"),
+            (header::TRACE_ID, "Root=1-2"),
+            (header::CLIENT_CONTEXT, r#"{"custom":{"a":"b"}}"#),
+            (header::TENANT_ID, "t1"),
+        ]);
+        assert!(inv.warnings.is_empty());
+        let f = FunctionEnv {
+            function_name: "fn".into(),
+            memory: 512,
+            version: "$LATEST".into(),
+            log_stream: "s".into(),
+            log_group: "g".into(),
+        };
+        let json: serde_json::Value = serde_json::from_str(&inv.lambda_context_json(&f)).unwrap();
+        assert_eq!(json["request_id"], "rid");
+        assert_eq!(json["deadline"].as_u64().unwrap().to_string(), deadline);
+        assert_eq!(json["xray_trace_id"], "Root=1-2");
+        assert_eq!(json["client_context"]["custom"]["a"], "b");
+        assert_eq!(json["identity"], serde_json::Value::Null);
+        assert_eq!(json["tenant_id"], "t1");
+        assert_eq!(json["env_config"]["memory"], 512);
+    }
+}

@@ -1,0 +1,222 @@
+//! The two Lambda APIs the adapter talks to, over ureq: the Extensions API (register, signal
+//! init done, report a configuration error) and the Runtime API (`next`, `response`, `error`).
+//!
+//! Each worker owns its own [`RuntimeClient`] (its own keep-alive connection), so workers
+//! never wait on each other.
+
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use ureq::Agent;
+
+use crate::config::ApiEndpoint;
+use crate::invocation::{Invocation, header};
+
+/// Sent as `User-Agent` to the Runtime API.
+pub const USER_AGENT: &str = concat!("lambda-adapter/", env!("CARGO_PKG_VERSION"));
+/// The name Lambda knows the extension by (the file name under /opt/extensions).
+pub const EXTENSION_NAME: &str = "lambda-adapter";
+/// Largest event accepted from `/next` (Lambda's own limit is 6 MB; leave room).
+const MAX_EVENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Characters escaped when a request id goes into a URL path segment.
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// A failure talking to a Lambda API, with a message a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError(pub String);
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn agent(timeout: Option<Duration>) -> Agent {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(USER_AGENT)
+        .timeout_global(timeout)
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .no_delay(true)
+        .max_idle_connections_per_host(2)
+        .build()
+        .into()
+}
+
+fn transport(what: &str, url: &str, e: ureq::Error) -> ApiError {
+    ApiError(format!("{what} ({url}) failed: {e}"))
+}
+
+/// The Extensions API, used at start-up only.
+pub struct ExtensionClient {
+    endpoint: ApiEndpoint,
+    agent: Agent,
+}
+
+impl ExtensionClient {
+    pub fn new(endpoint: ApiEndpoint) -> ExtensionClient {
+        ExtensionClient { endpoint, agent: agent(Some(Duration::from_secs(10))) }
+    }
+
+    /// Registers the extension for no events; returns the extension identifier.
+    pub fn register(&self) -> Result<String, ApiError> {
+        let url = self.endpoint.url("/2020-01-01/extension/register");
+        let response = self
+            .agent
+            .post(&url)
+            .header("Lambda-Extension-Name", EXTENSION_NAME)
+            .send(r#"{ "events": [] }"#)
+            .map_err(|e| transport("extension registration", &url, e))?;
+        if response.status() != 200 {
+            return Err(ApiError(format!(
+                "Extension registration failed with status: {} ({url})",
+                response.status()
+            )));
+        }
+        response
+            .headers()
+            .get("lambda-extension-identifier")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| ApiError("Missing Lambda-Extension-Identifier header".into()))
+    }
+
+    /// Tells Lambda the extension has finished its init and waits for an event. With no
+    /// events subscribed this normally blocks until the environment shuts down.
+    pub fn next_event(&self, id: &str) -> Result<u16, ApiError> {
+        let url = self.endpoint.url("/2020-01-01/extension/event/next");
+        let agent = agent(None);
+        let response = agent
+            .get(&url)
+            .header("Lambda-Extension-Identifier", id)
+            .call()
+            .map_err(|e| transport("extension event/next", &url, e))?;
+        Ok(response.status().as_u16())
+    }
+
+    /// Reports a failed initialisation so the Lambda console shows `error_type` and `message`.
+    pub fn init_error(&self, id: &str, error_type: &str, message: &str) -> Result<(), ApiError> {
+        let url = self.endpoint.url("/2020-01-01/extension/init/error");
+        let body = error_json(error_type, message);
+        let response = self
+            .agent
+            .post(&url)
+            .header("Lambda-Extension-Identifier", id)
+            .header("Lambda-Extension-Function-Error-Type", error_type)
+            .header("Content-Type", "application/json")
+            .send(&body)
+            .map_err(|e| transport("extension init/error", &url, e))?;
+        if !response.status().is_success() {
+            return Err(ApiError(format!("init/error answered status {}", response.status())));
+        }
+        Ok(())
+    }
+}
+
+/// The Runtime API, one per worker.
+pub struct RuntimeClient {
+    endpoint: ApiEndpoint,
+    /// No timeout: `/next` is a long poll that lasts as long as the environment is idle.
+    poll: Agent,
+    /// Posts are bounded so a stuck Runtime API cannot pin a worker forever.
+    post: Agent,
+}
+
+/// What `/next` gave: an invocation, or an event without a request id (which can't be
+/// answered, so it is only logged).
+pub enum Next {
+    Invocation(Invocation),
+    NoRequestId,
+}
+
+impl RuntimeClient {
+    pub fn new(endpoint: ApiEndpoint) -> RuntimeClient {
+        RuntimeClient { endpoint, poll: agent(None), post: agent(Some(Duration::from_secs(60))) }
+    }
+
+    /// Long-polls for the next invocation.
+    pub fn next(&self) -> Result<Next, ApiError> {
+        let url = self.endpoint.url("/2018-06-01/runtime/invocation/next");
+        let mut response = self.poll.get(&url).call().map_err(|e| transport("runtime invocation/next", &url, e))?;
+        if response.status() != 200 {
+            let body = response.body_mut().read_to_string().unwrap_or_default();
+            return Err(ApiError(format!(
+                "runtime invocation/next answered status {}: {}",
+                response.status(),
+                body.trim()
+            )));
+        }
+        let headers = response.headers().clone();
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let Some(request_id) = get(header::REQUEST_ID).filter(|id| !id.is_empty()).map(str::to_string) else {
+            return Ok(Next::NoRequestId);
+        };
+        let event = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_EVENT_BYTES)
+            .read_to_vec()
+            .map_err(|e| ApiError(format!("reading the event of {request_id} failed: {e}")));
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => {
+                // The id is known, so the invocation can still be answered: an empty event
+                // is reported as invalid by the conversion.
+                log::error!("{e}");
+                Vec::new()
+            }
+        };
+        Ok(Next::Invocation(Invocation::from_headers(request_id, get, event)))
+    }
+
+    /// Posts a buffered response (compact JSON).
+    pub fn post_response(&self, request_id: &str, body: &[u8]) -> Result<(), ApiError> {
+        let url = self.invocation_url(request_id, "response");
+        let response = self.post.post(&url).send(body).map_err(|e| transport("posting the response", &url, e))?;
+        check_post(response.status().as_u16(), &url)
+    }
+
+    /// Posts an error: `errorType` also goes in `Lambda-Runtime-Function-Error-Type`.
+    pub fn post_error(&self, request_id: &str, error_type: &str, message: &str) -> Result<(), ApiError> {
+        let url = self.invocation_url(request_id, "error");
+        let response = self
+            .post
+            .post(&url)
+            .header("Lambda-Runtime-Function-Error-Type", error_type)
+            .header("Content-Type", "application/json")
+            .send(&error_json(error_type, message))
+            .map_err(|e| transport("posting the error", &url, e))?;
+        check_post(response.status().as_u16(), &url)
+    }
+
+    /// The URL of `/runtime/invocation/{id}/{what}`.
+    pub fn invocation_url(&self, request_id: &str, what: &str) -> String {
+        let id = utf8_percent_encode(request_id, PATH_SEGMENT);
+        self.endpoint.url(&format!("/2018-06-01/runtime/invocation/{id}/{what}"))
+    }
+}
+
+fn check_post(status: u16, url: &str) -> Result<(), ApiError> {
+    match status {
+        200..=299 => Ok(()),
+        410 => Err(ApiError(format!("Lambda function timeout! The Runtime API answered 410 to {url}"))),
+        _ => Err(ApiError(format!("Lambda Runtime API returned non-200 response status={status} ({url})"))),
+    }
+}
+
+/// `{"errorType":..,"errorMessage":..}`, the body of every error post.
+pub fn error_json(error_type: &str, message: &str) -> String {
+    serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string()
+}

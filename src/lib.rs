@@ -1,0 +1,27 @@
+//! lambda-adapter: run any HTTP/1.1 web app on AWS Lambda.
+//!
+//! The adapter is a Lambda extension that acts as the function's runtime client. It turns each
+//! Lambda event into an HTTP request to the app on loopback and the app's response back into
+//! the Lambda response. It is synchronous: blocking threads, no async runtime.
+//!
+//! The data path, one module per step:
+//! [`config`] (environment, once) → [`lambda_api`] (`next`) → [`invocation`] (context) →
+//! [`event`] (event → [`app_client::AppRequest`]) → [`app_client`] / [`app_response`] (the
+//! app) → [`compression`] / [`event`] (response JSON) or [`streaming`] → [`lambda_api`]
+//! (`response`/`error`). [`worker`] strings them together; [`readiness`] gates the start.
+#![forbid(unsafe_code)]
+
+pub mod app_client;
+pub mod app_response;
+pub mod compression;
+pub mod config;
+#[cfg(feature = "emulator")]
+pub mod emulator;
+pub mod event;
+pub mod invocation;
+pub mod json;
+pub mod lambda_api;
+pub mod logging;
+pub mod readiness;
+pub mod streaming;
+pub mod worker;

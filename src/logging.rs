@@ -1,0 +1,129 @@
+//! Logging to stdout with `log` + `env_logger`, the way Lambda users expect (DECISIONS 22):
+//! `AWS_LAMBDA_LOG_LEVEL` wins over `RUST_LOG`, `FATAL` means errors only, and
+//! `AWS_LAMBDA_LOG_FORMAT=JSON` writes one JSON object per line. Inside an invocation every
+//! line carries the request id (each worker is one thread, so a thread-local holds it).
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use log::LevelFilter;
+
+thread_local! {
+    static REQUEST_ID: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Marks the current thread as working on `request_id` (or on nothing).
+pub fn set_request_id(request_id: Option<&str>) {
+    REQUEST_ID.with(|id| *id.borrow_mut() = request_id.map(str::to_string));
+}
+
+/// The request id the current thread works on.
+pub fn request_id() -> Option<String> {
+    REQUEST_ID.with(|id| id.borrow().clone())
+}
+
+/// Maps a Lambda log level name to a filter; `None` if it is not one.
+pub fn lambda_level(value: &str) -> Option<LevelFilter> {
+    match value.trim().to_ascii_uppercase().as_str() {
+        "TRACE" => Some(LevelFilter::Trace),
+        "DEBUG" => Some(LevelFilter::Debug),
+        "INFO" => Some(LevelFilter::Info),
+        "WARN" | "WARNING" => Some(LevelFilter::Warn),
+        "ERROR" | "FATAL" => Some(LevelFilter::Error),
+        "OFF" => Some(LevelFilter::Off),
+        _ => None,
+    }
+}
+
+/// Installs the logger. Safe to call more than once (later calls do nothing).
+pub fn init() {
+    let mut builder = env_logger::Builder::new();
+    builder.target(env_logger::Target::Stdout);
+    let lambda = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
+    match lambda.as_deref().and_then(lambda_level) {
+        Some(level) => {
+            builder.filter_level(level);
+        }
+        None => match std::env::var("RUST_LOG") {
+            Ok(directives) if !directives.trim().is_empty() => {
+                builder.parse_filters(&directives);
+            }
+            _ => {
+                builder.filter_level(LevelFilter::Info);
+            }
+        },
+    }
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        builder.format(|buf, record| {
+            let mut line = Vec::with_capacity(128);
+            line.extend_from_slice(b"{\"timestamp\":\"");
+            line.extend_from_slice(rfc3339_now().as_bytes());
+            line.extend_from_slice(b"\",\"level\":\"");
+            line.extend_from_slice(record.level().as_str().as_bytes());
+            line.extend_from_slice(b"\",\"message\":");
+            crate::json::push_str(&mut line, &record.args().to_string());
+            if let Some(id) = request_id() {
+                line.extend_from_slice(b",\"requestId\":");
+                crate::json::push_str(&mut line, &id);
+            }
+            line.extend_from_slice(b"}\n");
+            buf.write_all(&line)
+        });
+    } else {
+        builder.format(|buf, record| match request_id() {
+            Some(id) => writeln!(buf, "{:>5} Lambda runtime invoke{{requestId={id:?}}}: {}", record.level(), record.args()),
+            None => writeln!(buf, "{:>5} {}", record.level(), record.args()),
+        });
+    }
+    let _ = builder.try_init();
+}
+
+/// The current UTC time as `2026-11-21T23:39:12.345Z`.
+pub fn rfc3339_now() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a (year, month, day) date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels() {
+        assert_eq!(lambda_level("fatal"), Some(LevelFilter::Error));
+        assert_eq!(lambda_level("WARN"), Some(LevelFilter::Warn));
+        assert_eq!(lambda_level("verbose"), None);
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_778), (2026, 11, 21));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+}

@@ -1,0 +1,96 @@
+//! Waiting for the app to be ready before taking invocations (upstream §2.3): an HTTP `GET`
+//! whose status must be in the healthy list, or a TCP connect, retried every 10 ms, with a
+//! progress line every 2 s. Unlike upstream, every attempt is bounded (DECISIONS 18), so an
+//! app that accepts connections but never answers cannot hang the check.
+
+use std::io::{BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::app_response;
+use crate::config::{Config, ReadinessProtocol};
+
+const RETRY_INTERVAL: Duration = Duration::from_millis(10);
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
+/// Longest wait for one attempt's connect plus answer.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How a readiness check is done; derived once from the configuration.
+#[derive(Clone, Debug)]
+pub struct Readiness {
+    addr: SocketAddr,
+    protocol: ReadinessProtocol,
+    /// The request written for the HTTP check.
+    request: Vec<u8>,
+    healthy: Vec<u16>,
+    /// For log lines, as upstream prints it.
+    url: String,
+}
+
+impl Readiness {
+    pub fn new(config: &Config) -> Readiness {
+        let authority = format!("{}:{}", config.app_host, config.readiness_port);
+        let request = format!(
+            "GET {} HTTP/1.1\r\nhost: {authority}\r\nuser-agent: lambda-adapter readiness check\r\nconnection: close\r\n\r\n",
+            config.readiness_path
+        )
+        .into_bytes();
+        let url = match config.readiness_protocol {
+            ReadinessProtocol::Http => format!("http://{authority}{}", config.readiness_path),
+            ReadinessProtocol::Tcp => format!("tcp://{authority}"),
+        };
+        Readiness {
+            addr: config.readiness_addr(),
+            protocol: config.readiness_protocol,
+            request,
+            healthy: config.readiness_healthy_status.clone(),
+            url,
+        }
+    }
+
+    /// Retries until the app is ready (`true`) or `budget` runs out (`false`). Without a
+    /// budget it waits as long as Lambda lets the init phase run.
+    pub fn wait(&self, budget: Option<Duration>) -> bool {
+        let start = Instant::now();
+        let mut next_progress = PROGRESS_INTERVAL;
+        loop {
+            let elapsed = start.elapsed();
+            if budget.is_some_and(|b| elapsed >= b) {
+                return false;
+            }
+            if elapsed >= next_progress {
+                log::info!("app is not ready after {}ms url={}", next_progress.as_millis(), self.url);
+                next_progress += PROGRESS_INTERVAL;
+            }
+            let limit = budget.map_or(ATTEMPT_TIMEOUT, |b| ATTEMPT_TIMEOUT.min(b.saturating_sub(elapsed)));
+            match self.check_once(limit) {
+                Ok(()) => {
+                    log::debug!("app is ready");
+                    return true;
+                }
+                Err(why) => log::trace!("app is not ready: {why}"),
+            }
+            std::thread::sleep(RETRY_INTERVAL);
+        }
+    }
+
+    /// One attempt, bounded by `limit`.
+    pub fn check_once(&self, limit: Duration) -> Result<(), String> {
+        let limit = limit.max(Duration::from_millis(1));
+        let deadline = Instant::now() + limit;
+        let mut stream = TcpStream::connect_timeout(&self.addr, limit).map_err(|e| e.to_string())?;
+        if self.protocol == ReadinessProtocol::Tcp {
+            return Ok(());
+        }
+        let left = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        stream.set_write_timeout(Some(left())).map_err(|e| e.to_string())?;
+        stream.write_all(&self.request).map_err(|e| e.to_string())?;
+        stream.set_read_timeout(Some(left())).map_err(|e| e.to_string())?;
+        let head = app_response::read_head(&mut BufReader::new(stream)).map_err(|e| e.error.message)?;
+        if self.healthy.contains(&head.status) {
+            Ok(())
+        } else {
+            Err(format!("status {} is not in the healthy list", head.status))
+        }
+    }
+}

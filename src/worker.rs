@@ -1,0 +1,224 @@
+//! The worker: the whole data path of one invocation, top to bottom.
+//!
+//! `next` → event to request → request to the app → the app's response to Lambda's JSON →
+//! `response` (or `error`). One worker is one thread with its own Runtime API connection and
+//! its own keep-alive connection to the app; Lambda Managed Instances run N of them. Workers
+//! never die (DECISIONS 5): every failure is answered or logged, and the loop goes on.
+
+use std::time::{Duration, Instant};
+
+use crate::app_client::{AppClient, AppError, AppExchange};
+use crate::app_response::ResponseHead;
+use crate::compression;
+use crate::config::{Config, InvokeMode};
+use crate::event::{self, Rejected, Source, response::MAX_RESPONSE_BYTES};
+use crate::invocation::Invocation;
+use crate::lambda_api::{ApiError, Next, RuntimeClient};
+use crate::logging;
+use crate::readiness::Readiness;
+use crate::streaming;
+
+/// Time kept back from the deadline to post the answer before Lambda stops the invocation.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
+/// Largest app body read in buffered mode; bigger can never fit Lambda's 6 MB, even compressed
+/// well, and reading it all would only waste memory.
+const MAX_BUFFERED_BODY: usize = 64 * 1024 * 1024;
+const BACKOFF_START: Duration = Duration::from_millis(10);
+const BACKOFF_CAP: Duration = Duration::from_millis(500);
+
+/// What goes back to the Runtime API for one invocation.
+pub enum Reply {
+    /// A buffered response document.
+    Response(Vec<u8>),
+    /// An invocation error (`errorType`, `errorMessage`).
+    Error { error_type: String, message: String },
+    /// Already posted by the streaming writer.
+    Streamed,
+}
+
+impl Reply {
+    fn error(error_type: &str, message: impl Into<String>) -> Reply {
+        Reply::Error { error_type: error_type.to_string(), message: message.into() }
+    }
+
+    fn app_failure(e: AppError) -> Reply {
+        log::error!("{e}");
+        Reply::error(e.error_type(), e.message)
+    }
+}
+
+/// Runs `config.max_concurrency` workers; never returns.
+pub fn run(config: &Config, ready_at_init: bool) {
+    let workers = config.max_concurrency.max(1);
+    if workers == 1 {
+        Worker::new(config, ready_at_init).run();
+    }
+    std::thread::scope(|scope| {
+        for id in 0..workers {
+            let spawned = std::thread::Builder::new()
+                .name(format!("worker-{id}"))
+                .spawn_scoped(scope, move || Worker::new(config, ready_at_init).run());
+            if let Err(e) = spawned {
+                log::error!("could not start worker {id}: {e}");
+            }
+        }
+    });
+}
+
+pub struct Worker<'a> {
+    config: &'a Config,
+    runtime: RuntimeClient,
+    app: AppClient,
+    readiness: Readiness,
+    /// False until the app has passed a readiness check (async init may start without).
+    app_ready: bool,
+}
+
+impl<'a> Worker<'a> {
+    pub fn new(config: &'a Config, app_ready: bool) -> Worker<'a> {
+        Worker {
+            config,
+            runtime: RuntimeClient::new(config.runtime_api.clone()),
+            app: AppClient::new(config.app_addr, config.connect_timeout(), !config.snap_start),
+            readiness: Readiness::new(config),
+            app_ready,
+        }
+    }
+
+    /// The invocation loop.
+    pub fn run(&mut self) -> ! {
+        let mut backoff = BACKOFF_START;
+        loop {
+            let invocation = match self.runtime.next() {
+                Ok(Next::Invocation(invocation)) => invocation,
+                Ok(Next::NoRequestId) => {
+                    log::error!("the Runtime API handed out an event without Lambda-Runtime-Aws-Request-Id; it cannot be answered");
+                    continue;
+                }
+                Err(e) => {
+                    log::warn!("Error polling /next, retrying in {} ms: {e}", backoff.as_millis());
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(BACKOFF_CAP);
+                    continue;
+                }
+            };
+            backoff = BACKOFF_START;
+            logging::set_request_id(Some(&invocation.request_id));
+            for warning in &invocation.warnings {
+                log::warn!("{warning}");
+            }
+            let reply = self.handle(&invocation);
+            self.post(&invocation, reply);
+            logging::set_request_id(None);
+        }
+    }
+
+    /// One invocation, from event to reply.
+    pub fn handle(&mut self, invocation: &Invocation) -> Reply {
+        let config = self.config;
+        let deadline = Instant::now() + invocation.remaining().saturating_sub(DEADLINE_MARGIN);
+        if !self.app_ready {
+            self.app_ready = self.readiness.wait(Some(deadline.saturating_duration_since(Instant::now())));
+        }
+
+        // Event → request.
+        let (source, request) = match event::to_request(&invocation.event, self.config, invocation) {
+            Ok(converted) => converted,
+            Err(Rejected::BadRequest { source, message }) => {
+                log::warn!("malformed {source:?} event, answering 400: {message}");
+                return Reply::Response(event::adapter_response(source, 400, &format!("Bad Request: {message}")));
+            }
+            Err(Rejected::NotJson(message)) => {
+                log::error!("{message}");
+                return Reply::error("Adapter.InvalidEvent", message);
+            }
+        };
+        log::debug!("sending request to app server method={} target={}", request.method, request.target);
+
+        // Request → app.
+        let accept_encoding = compression::accept_encoding(&request);
+        let error_status_codes = self.config.error_status_codes.as_deref();
+        let mut exchange = match self.app.send(&request, deadline) {
+            Ok(exchange) => exchange,
+            Err(e) => return Reply::app_failure(e),
+        };
+        if error_status_codes.is_some_and(|codes| codes.contains(&exchange.head.status)) {
+            return error_status_reply(&mut exchange);
+        }
+        exchange.head.remove_header("transfer-encoding");
+
+        // App response → Lambda.
+        if config.invoke_mode == InvokeMode::ResponseStream {
+            return streaming::stream(&self.runtime, invocation, &mut exchange);
+        }
+        let mut body = Vec::new();
+        if let Err(e) = exchange.read_body(&mut body, MAX_BUFFERED_BODY) {
+            return Reply::app_failure(e);
+        }
+        let mut head = std::mem::take(&mut exchange.head);
+        drop(exchange);
+        log::debug!("responding to lambda event status={} body_size={}", head.status, body.len());
+        if config.compression {
+            body = compression::compress(&mut head, body, accept_encoding.as_deref());
+        }
+        encode_within_limit(source, &head, &body)
+    }
+
+    /// Posts the reply. A failed post is logged and the worker goes on (DECISIONS 5); a
+    /// transport failure is retried once, since the post may never have reached Lambda.
+    fn post(&self, invocation: &Invocation, reply: Reply) {
+        let id = &invocation.request_id;
+        let attempt = || -> Result<(), ApiError> {
+            match &reply {
+                Reply::Response(body) => self.runtime.post_response(id, body),
+                Reply::Error { error_type, message } => self.runtime.post_error(id, error_type, message),
+                Reply::Streamed => Ok(()),
+            }
+        };
+        if let Err(first) = attempt() {
+            if first.0.contains("non-200") || first.0.contains("timeout!") {
+                log::error!("{first}");
+                return;
+            }
+            log::warn!("{first}; retrying once");
+            if let Err(second) = attempt() {
+                log::error!("{second}; the invocation could not be answered");
+            }
+        }
+    }
+}
+
+/// `AWS_LWA_ERROR_STATUS_CODES` matched: an `App.ErrorStatus` error that keeps the app's
+/// status and body (DECISIONS 13).
+fn error_status_reply(exchange: &mut AppExchange<'_>) -> Reply {
+    let status = exchange.head.status;
+    let mut body = Vec::new();
+    // A failure reading the body still reports the status, with what was read.
+    let _ = exchange.read_body(&mut body, MAX_RESPONSE_BYTES);
+    let message = match std::str::from_utf8(&body) {
+        Ok(text) => serde_json::json!({ "statusCode": status, "body": text }),
+        Err(_) => {
+            let mut encoded = Vec::new();
+            crate::json::push_base64(&mut encoded, &body);
+            let encoded = String::from_utf8_lossy(&encoded).trim_matches('"').to_string();
+            serde_json::json!({ "statusCode": status, "body": encoded, "isBase64Encoded": true })
+        }
+    };
+    log::error!("the app answered status {status}, listed in AWS_LWA_ERROR_STATUS_CODES");
+    Reply::error("App.ErrorStatus", message.to_string())
+}
+
+/// Encodes the response, or a 502 naming the limit when it would exceed Lambda's payload
+/// limit (DECISIONS 15).
+fn encode_within_limit(source: Source, head: &ResponseHead, body: &[u8]) -> Reply {
+    let json = event::encode_response(source, head, body);
+    if json.len() <= MAX_RESPONSE_BYTES {
+        return Reply::Response(json);
+    }
+    let message = format!(
+        "The response is {} bytes as Lambda response JSON, over Lambda's limit of {MAX_RESPONSE_BYTES} bytes.",
+        json.len()
+    );
+    log::error!("{message}");
+    Reply::Response(event::adapter_response(source, 502, &message))
+}
