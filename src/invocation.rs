@@ -135,7 +135,9 @@ impl Invocation {
 }
 
 fn push_json_str(out: &mut String, s: &str) {
-    out.push_str(&serde_json::Value::from(s).to_string());
+    let mut buf = Vec::with_capacity(s.len() + 2);
+    crate::json::push_str(&mut buf, s);
+    out.push_str(&String::from_utf8_lossy(&buf));
 }
 
 fn push_opt_str(out: &mut String, s: Option<&str>) {

@@ -73,12 +73,13 @@ impl ExtensionClient {
     /// Registers the extension for no events; returns the extension identifier.
     pub fn register(&self) -> Result<String, ApiError> {
         let url = self.endpoint.url("/2020-01-01/extension/register");
-        let response = self
+        let mut response = self
             .agent
             .post(&url)
             .header("Lambda-Extension-Name", EXTENSION_NAME)
             .send(r#"{ "events": [] }"#)
             .map_err(|e| transport("extension registration", &url, e))?;
+        let _ = response.body_mut().read_to_vec();
         if response.status() != 200 {
             return Err(ApiError(format!(
                 "Extension registration failed with status: {} ({url})",
@@ -125,13 +126,16 @@ impl ExtensionClient {
     }
 }
 
-/// The Runtime API, one per worker.
+/// How long a response or error post may take before the worker gives up on it.
+const POST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The Runtime API, one per worker. `next` and the posts alternate on one keep-alive
+/// connection: a worker never has both in flight.
 pub struct RuntimeClient {
     endpoint: ApiEndpoint,
-    /// No timeout: `/next` is a long poll that lasts as long as the environment is idle.
-    poll: Agent,
-    /// Posts are bounded so a stuck Runtime API cannot pin a worker forever.
-    post: Agent,
+    /// No global timeout: `/next` is a long poll that lasts as long as the environment is
+    /// idle. Posts set their own bound.
+    agent: Agent,
 }
 
 /// What `/next` gave: an invocation, or an event without a request id (which can't be
@@ -143,13 +147,13 @@ pub enum Next {
 
 impl RuntimeClient {
     pub fn new(endpoint: ApiEndpoint) -> RuntimeClient {
-        RuntimeClient { endpoint, poll: agent(None), post: agent(Some(Duration::from_secs(60))) }
+        RuntimeClient { endpoint, agent: agent(None) }
     }
 
     /// Long-polls for the next invocation.
     pub fn next(&self) -> Result<Next, ApiError> {
         let url = self.endpoint.url("/2018-06-01/runtime/invocation/next");
-        let mut response = self.poll.get(&url).call().map_err(|e| transport("runtime invocation/next", &url, e))?;
+        let mut response = self.agent.get(&url).call().map_err(|e| transport("runtime invocation/next", &url, e))?;
         if response.status() != 200 {
             let body = response.body_mut().read_to_string().unwrap_or_default();
             return Err(ApiError(format!(
@@ -184,21 +188,31 @@ impl RuntimeClient {
     /// Posts a buffered response (compact JSON).
     pub fn post_response(&self, request_id: &str, body: &[u8]) -> Result<(), ApiError> {
         let url = self.invocation_url(request_id, "response");
-        let response = self.post.post(&url).send(body).map_err(|e| transport("posting the response", &url, e))?;
-        check_post(response.status().as_u16(), &url)
+        let response = self
+            .agent
+            .post(&url)
+            .config()
+            .timeout_global(Some(POST_TIMEOUT))
+            .build()
+            .send(body)
+            .map_err(|e| transport("posting the response", &url, e))?;
+        check_post(response, &url)
     }
 
     /// Posts an error: `errorType` also goes in `Lambda-Runtime-Function-Error-Type`.
     pub fn post_error(&self, request_id: &str, error_type: &str, message: &str) -> Result<(), ApiError> {
         let url = self.invocation_url(request_id, "error");
         let response = self
-            .post
+            .agent
             .post(&url)
+            .config()
+            .timeout_global(Some(POST_TIMEOUT))
+            .build()
             .header("Lambda-Runtime-Function-Error-Type", error_type)
             .header("Content-Type", "application/json")
             .send(&error_json(error_type, message))
             .map_err(|e| transport("posting the error", &url, e))?;
-        check_post(response.status().as_u16(), &url)
+        check_post(response, &url)
     }
 
     /// The URL of `/runtime/invocation/{id}/{what}`.
@@ -208,7 +222,10 @@ impl RuntimeClient {
     }
 }
 
-fn check_post(status: u16, url: &str) -> Result<(), ApiError> {
+/// Reads the (small) answer to a post, so the connection can be reused, and checks its status.
+fn check_post(mut response: ureq::http::Response<ureq::Body>, url: &str) -> Result<(), ApiError> {
+    let _ = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
+    let status = response.status().as_u16();
     match status {
         200..=299 => Ok(()),
         410 => Err(ApiError(format!("Lambda function timeout! The Runtime API answered 410 to {url}"))),
