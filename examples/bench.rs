@@ -205,9 +205,13 @@ struct Done {
     body: Vec<u8>,
 }
 
+/// The state, a condvar for finished invocations and first polls, and one for the queue
+/// (woken one waiter at a time, so 64 idle pollers are not all woken per event).
+type Shared = (Mutex<RuntimeState>, Condvar, Condvar);
+
 struct RuntimeApi {
     addr: SocketAddr,
-    state: Arc<(Mutex<RuntimeState>, Condvar)>,
+    state: Arc<Shared>,
     stop: Arc<AtomicBool>,
 }
 
@@ -215,7 +219,7 @@ impl RuntimeApi {
     fn start() -> Result<RuntimeApi> {
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let state: Arc<(Mutex<RuntimeState>, Condvar)> = Arc::default();
+        let state: Arc<Shared> = Arc::new((Mutex::default(), Condvar::new(), Condvar::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let deadline_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64) + 3_600_000;
         let (s, st) = (state.clone(), stop.clone());
@@ -235,16 +239,16 @@ impl RuntimeApi {
     }
 
     fn push(&self, id: String, event: Vec<u8>) {
-        let (lock, cv) = &*self.state;
+        let (lock, _, queued) = &*self.state;
         if let Ok(mut s) = lock.lock() {
             s.queue.push_back((id, event));
         }
-        cv.notify_all();
+        queued.notify_one();
     }
 
     /// Waits for `id`'s post, bounded.
     fn wait(&self, id: &str, timeout: Duration) -> Result<Done> {
-        let (lock, cv) = &*self.state;
+        let (lock, cv, _) = &*self.state;
         let end = Instant::now() + timeout;
         let mut s = lock.lock().map_err(|_| "poisoned")?;
         loop {
@@ -260,7 +264,7 @@ impl RuntimeApi {
     }
 
     fn wait_first_next(&self, timeout: Duration) -> Result<Instant> {
-        let (lock, cv) = &*self.state;
+        let (lock, cv, _) = &*self.state;
         let end = Instant::now() + timeout;
         let mut s = lock.lock().map_err(|_| "poisoned")?;
         loop {
@@ -279,20 +283,21 @@ impl RuntimeApi {
 impl Drop for RuntimeApi {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        let (lock, cv) = &*self.state;
+        let (lock, cv, queued) = &*self.state;
         if let Ok(mut s) = lock.lock() {
             s.stopped = true;
         }
         cv.notify_all();
+        queued.notify_all();
         let _ = TcpStream::connect(self.addr);
     }
 }
 
-fn serve_runtime_conn(conn: TcpStream, state: &(Mutex<RuntimeState>, Condvar), deadline_ms: u64) -> Result<()> {
+fn serve_runtime_conn(conn: TcpStream, state: &Shared, deadline_ms: u64) -> Result<()> {
     conn.set_nodelay(true).map_err(|e| e.to_string())?;
     let mut writer = conn.try_clone().map_err(|e| e.to_string())?;
     let mut reader = BufReader::with_capacity(256 * 1024, conn);
-    let (lock, cv) = state;
+    let (lock, cv, queued) = state;
     loop {
         let Some((method, path, headers)) = read_head(&mut reader)? else { return Ok(()) };
         if method == "GET" && path.ends_with("/extension/event/next") {
@@ -324,7 +329,7 @@ fn serve_runtime_conn(conn: TcpStream, state: &(Mutex<RuntimeState>, Condvar), d
                     if let Some(item) = s.queue.pop_front() {
                         break item;
                     }
-                    s = cv.wait(s).map_err(|_| "poisoned")?;
+                    s = queued.wait(s).map_err(|_| "poisoned")?;
                 }
             };
             let mut out = format!(

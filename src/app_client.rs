@@ -183,7 +183,7 @@ impl AppClient {
         // Requests and responses are written whole; Nagle would only add latency.
         let _ = stream.set_nodelay(true);
         Ok(Connection {
-            reader: BufReader::with_capacity(64 * 1024, DeadlineStream { stream, deadline }),
+            reader: BufReader::with_capacity(32 * 1024, DeadlineStream { stream, deadline }),
             served: 0,
         })
     }
