@@ -67,19 +67,22 @@ fn present(v: Option<&RawValue>) -> bool {
     v.is_some_and(|v| v.get() != "null")
 }
 
-/// Decides the source of `event` (which must be JSON text).
-pub fn detect(event: &str) -> Source {
-    let Ok(shape) = serde_json::from_str::<Shape>(event) else {
-        return Source::PassThrough;
+/// Decides the source of `event`; `None` when it is not JSON at all. One pass over the
+/// event for any JSON object (the source's own parse is the second and last).
+pub fn detect(event: &str) -> Option<Source> {
+    let shape = match serde_json::from_str::<Shape>(event) {
+        Ok(shape) => shape,
+        // Not an object: an array, a string, a number... is still a pass-through event.
+        Err(_) => return serde_json::from_str::<serde::de::IgnoredAny>(event).ok().map(|_| Source::PassThrough),
     };
     let context = shape
         .request_context
         .and_then(|raw| serde_json::from_str::<ContextShape>(raw.get()).ok());
     let Some(context) = context else {
-        return Source::PassThrough;
+        return Some(Source::PassThrough);
     };
     let has_method = present(shape.http_method);
-    if has_method && present(context.http_method) {
+    Some(if has_method && present(context.http_method) {
         Source::RestV1
     } else if present(context.http) {
         Source::HttpV2
@@ -87,16 +90,16 @@ pub fn detect(event: &str) -> Source {
         Source::Alb
     } else {
         Source::PassThrough
-    }
+    })
 }
 
 /// Converts an event into the request for the app.
 pub fn to_request(event: &[u8], config: &Config, invocation: &Invocation) -> Result<(Source, AppRequest), Rejected> {
     let text = std::str::from_utf8(event).map_err(|e| Rejected::NotJson(format!("the event is not UTF-8 text: {e}")))?;
-    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-        return Err(Rejected::NotJson(format!("the event is not valid JSON: {e}")));
-    }
-    let source = detect(text);
+    let Some(source) = detect(text) else {
+        let why = serde_json::from_str::<serde::de::IgnoredAny>(text).err().map(|e| e.to_string()).unwrap_or_default();
+        return Err(Rejected::NotJson(format!("the event is not valid JSON: {why}")));
+    };
     let converted = match source {
         Source::RestV1 => rest_v1::to_request(text, config, invocation),
         Source::HttpV2 => http_v2::to_request(text, config, invocation),
