@@ -43,12 +43,18 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// An agent whose every phase after connecting (send request, send body, receive response,
+/// receive body) is bounded by `timeout`. Phase timeouts rather than ureq's global one: with a
+/// global timeout ureq resolves the address on a new thread per call.
 fn agent(timeout: Option<Duration>) -> Agent {
     Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(USER_AGENT)
-        .timeout_global(timeout)
         .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_send_request(timeout)
+        .timeout_send_body(timeout)
+        .timeout_recv_response(timeout)
+        .timeout_recv_body(timeout)
         .no_delay(true)
         .max_idle_connections_per_host(2)
         // ureq's default buffers are 128 KiB each way; with one agent per worker (up to 64 on
@@ -196,7 +202,9 @@ impl RuntimeClient {
             .agent
             .post(&url)
             .config()
-            .timeout_global(Some(POST_TIMEOUT))
+            .timeout_send_body(Some(POST_TIMEOUT))
+            .timeout_recv_response(Some(POST_TIMEOUT))
+            .timeout_recv_body(Some(POST_TIMEOUT))
             .build()
             .send(body)
             .map_err(|e| transport("posting the response", &url, e))?;
@@ -210,7 +218,9 @@ impl RuntimeClient {
             .agent
             .post(&url)
             .config()
-            .timeout_global(Some(POST_TIMEOUT))
+            .timeout_send_body(Some(POST_TIMEOUT))
+            .timeout_recv_response(Some(POST_TIMEOUT))
+            .timeout_recv_body(Some(POST_TIMEOUT))
             .build()
             .header("Lambda-Runtime-Function-Error-Type", error_type)
             .header("Content-Type", "application/json")
