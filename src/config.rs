@@ -6,7 +6,7 @@
 //! start and name the variable, the value and what is accepted (DECISIONS 20).
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 /// How the app's response goes back to Lambda.
@@ -427,14 +427,9 @@ fn resolve_host(var: &str, host: &str, port: u16) -> Result<SocketAddr, ConfigEr
     if host.eq_ignore_ascii_case("localhost") {
         return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
     }
-    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
-        return Err(invalid(var, host, "expected an IP address or a host name, such as 127.0.0.1"));
-    }
-    (host, port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| invalid(var, host, "the host name does not resolve; use an IP address such as 127.0.0.1"))
+    // Host names other than localhost would need the system resolver (NSS), which a static
+    // binary cannot rely on; the app runs in the same environment, so an IP always serves.
+    Err(invalid(var, host, "expected an IP address (such as 127.0.0.1 or [::1]) or localhost"))
 }
 
 fn function_env(lookup: &impl Fn(&str) -> Option<String>, warnings: &mut Vec<String>) -> FunctionEnv {
@@ -524,6 +519,7 @@ mod tests {
             ("AWS_LWA_READINESS_CHECK_PATH", "health"),
             ("AWS_LWA_AUTHORIZATION_SOURCE", "bad header"),
             ("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "https://x:1"),
+            ("AWS_LWA_HOST", "app.internal"),
             ("AWS_LAMBDA_RUNTIME_API", "nohostport"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();

@@ -4,10 +4,14 @@
 //! Each worker owns its own [`RuntimeClient`] (its own keep-alive connection), so workers
 //! never wait on each other.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use ureq::Agent;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::config::ApiEndpoint;
 use crate::invocation::{Invocation, header};
@@ -47,7 +51,7 @@ impl std::fmt::Display for ApiError {
 /// receive body) is bounded by `timeout`. Phase timeouts rather than ureq's global one: with a
 /// global timeout ureq resolves the address on a new thread per call.
 fn agent(timeout: Option<Duration>) -> Agent {
-    Agent::config_builder()
+    let config = Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(USER_AGENT)
         .timeout_connect(Some(Duration::from_secs(5)))
@@ -61,8 +65,28 @@ fn agent(timeout: Option<Duration>) -> Agent {
         // Managed Instances) smaller ones keep memory flat without costing throughput.
         .input_buffer_size(32 * 1024)
         .output_buffer_size(32 * 1024)
-        .build()
-        .into()
+        .build();
+    Agent::with_parts(config, DefaultConnector::new(), LiteralResolver)
+}
+
+/// Resolves only IP literals and `localhost`: Lambda's API addresses are IPs, and leaving
+/// the system resolver out keeps a static binary free of NSS (and of a resolver thread).
+#[derive(Debug)]
+struct LiteralResolver;
+
+impl Resolver for LiteralResolver {
+    fn resolve(&self, uri: &Uri, _config: &ureq::config::Config, _timeout: NextTimeout) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let authority = uri.authority().ok_or(ureq::Error::HostNotFound)?;
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let ip = if host.eq_ignore_ascii_case("localhost") {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            host.parse::<IpAddr>().map_err(|_| ureq::Error::HostNotFound)?
+        };
+        let mut addrs = self.empty();
+        addrs.push(SocketAddr::new(ip, authority.port_u16().unwrap_or(80)));
+        Ok(addrs)
+    }
 }
 
 fn transport(what: &str, url: &str, e: ureq::Error) -> ApiError {
