@@ -93,12 +93,12 @@ impl<'a> Worker<'a> {
                 Ok(Next::Invocation(invocation)) => invocation,
                 Ok(Next::NoRequestId) => {
                     log::error!("the Runtime API handed out an event without Lambda-Runtime-Aws-Request-Id; it cannot be answered");
+                    backoff = pause(backoff);
                     continue;
                 }
                 Err(e) => {
                     log::warn!("Error polling /next, retrying in {} ms: {e}", backoff.as_millis());
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(BACKOFF_CAP);
+                    backoff = pause(backoff);
                     continue;
                 }
             };
@@ -186,6 +186,13 @@ impl<'a> Worker<'a> {
             }
         }
     }
+}
+
+/// Sleeps `backoff` and returns the next one (doubling, capped), so a failing Runtime API is
+/// polled calmly instead of in a hot loop (DECISIONS 5).
+fn pause(backoff: Duration) -> Duration {
+    std::thread::sleep(backoff);
+    (backoff * 2).min(BACKOFF_CAP)
 }
 
 /// `AWS_LWA_ERROR_STATUS_CODES` matched: an `App.ErrorStatus` error that keeps the app's
