@@ -370,6 +370,11 @@ impl Headers {
     /// are dropped here.
     pub fn push(&mut self, name: &str, value: &str) -> Result<(), String> {
         if let Some(name) = checked_name(name, value)? {
+            // HTTP allows one Host; with the multi-value maps winning (DECISIONS 6) an event
+            // could list several, so the first is kept.
+            if name == "host" && self.get("host").is_some() {
+                return Ok(());
+            }
             self.list.push((name, value.to_string()));
         }
         Ok(())
