@@ -675,6 +675,126 @@ mod tests {
     }
 
     #[test]
+    fn hosts_that_a_url_authority_can_hold() {
+        for ok in [
+            "",
+            "example.com",
+            "example.com:443",
+            "example.com:",
+            "1234567890.execute-api.{dns_suffix}",
+            "*.execute-api.eu-central-1.amazonaws.com",
+            "[::1]",
+            "[::1]:8080",
+            "bücher.example",
+        ] {
+            assert!(is_valid_host(ok), "{ok}");
+        }
+        for bad in [
+            "bad host", "a/b", "a@b", "a?b", "a#b", "h:99999", "h:8x", "h:1:2", ":80", "[::1",
+            "[zz]", "a%41", "a|b", "a^b",
+        ] {
+            assert!(!is_valid_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn first_host_wins_and_replace_keeps_the_place() {
+        let mut h = Headers::default();
+        h.push("Host", "a.example").unwrap();
+        h.push("cookie", "x=1").unwrap();
+        h.push("host", "b.example").unwrap();
+        h.push("cookie", "y=2").unwrap();
+        h.replace("Cookie", "z=3").unwrap();
+        assert_eq!(
+            h.list,
+            vec![
+                ("host".into(), "a.example".into()),
+                ("cookie".into(), "z=3".into())
+            ]
+        );
+        assert!(h.replace("cookie", "bad\n").is_err());
+    }
+
+    #[test]
+    fn multi_value_maps_win_and_keep_event_order() {
+        let map = |pairs: &[(&str, &[&str])]| {
+            EventMap(
+                pairs
+                    .iter()
+                    .map(|(k, vs)| (k.to_string(), vs.iter().map(|v| v.to_string()).collect()))
+                    .collect(),
+            )
+        };
+        let multi = map(&[("B", &["1", "2"]), ("empty", &[]), ("a", &["3"])]);
+        let single = map(&[
+            ("b", &["2"]),
+            ("c", &["4"]),
+            ("empty", &["5"]),
+            ("A", &["x"]),
+        ]);
+        let names = |ignore_case| -> Vec<(String, Vec<String>)> {
+            merge_multi(&multi, &single, ignore_case)
+                .into_iter()
+                .map(|(n, v)| (n.to_string(), v.to_vec()))
+                .collect()
+        };
+        assert_eq!(
+            names(true),
+            map(&[
+                ("B", &["1", "2"]),
+                ("a", &["3"]),
+                ("c", &["4"]),
+                ("empty", &["5"])
+            ])
+            .0
+        );
+        assert_eq!(
+            names(false),
+            map(&[
+                ("B", &["1", "2"]),
+                ("a", &["3"]),
+                ("b", &["2"]),
+                ("c", &["4"]),
+                ("empty", &["5"]),
+                ("A", &["x"])
+            ])
+            .0
+        );
+        let parsed: EventMap = serde_json::from_str(r#"{"z":"1","a":["2","3"],"m":null}"#).unwrap();
+        assert_eq!(
+            parsed,
+            map(&[("z", &["1"]), ("a", &["2", "3"]), ("m", &[])])
+        );
+        assert_eq!(
+            serde_json::from_str::<EventMap>("null").unwrap(),
+            EventMap::default()
+        );
+        assert!(serde_json::from_str::<EventMap>(r#"{"a":1}"#).is_err());
+    }
+
+    #[test]
+    fn form_encoding_as_upstream() {
+        assert_eq!(
+            form_query([("a b", "1&2"), ("é", "*-._~+")]).unwrap(),
+            "a+b=1%262&%C3%A9=*-._%7E%2B"
+        );
+        assert_eq!(form_query([]), None);
+        assert_eq!(
+            form_parse("a=1&&b=x+y%20z&c&=d&e=%zz%4&f=%C3%A9%FF&g=h=i"),
+            [
+                ("a", "1"),
+                ("b", "x y z"),
+                ("c", ""),
+                ("", "d"),
+                ("e", "%zz%4"),
+                ("f", "é\u{fffd}"),
+                ("g", "h=i")
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+    }
+
+    #[test]
     fn methods() {
         assert_eq!(method(None).unwrap(), "GET");
         assert_eq!(method(Some("get")).unwrap(), "get");
