@@ -874,6 +874,28 @@ fn v2(fields: &str) -> String {
 const V2_CONTEXT: &str = r#"x-amzn-request-context: {"routeKey":null,"accountId":null,"stage":null,"requestId":"r","apiId":null,"domainName":null,"domainPrefix":null,"time":null,"timeEpoch":0,"http":{"method":"GET","path":"/p","protocol":null,"sourceIp":null,"userAgent":null}}"#;
 
 #[test]
+fn function_url_paths_queries_and_cookies_as_upstream() {
+    // Byte for byte what the upstream adapter sends for this event.
+    let event =
+        std::fs::read_to_string(fixtures().join("edge/function_url_encoding.json")).unwrap();
+    let (source, request) = convert(&event);
+    assert_eq!(source, Source::HttpV2);
+    assert_wire(
+        &request,
+        "POST /Prod/%C3%A9%20x/%41?a=1&b=%27x%27&d={}|^`[]\\&e=%C3%A9 HTTP/1.1",
+        &[
+            "x-a: 1",
+            "cookie: s=1;t=2",
+            "host: u.lambda-url.us-east-1.on.aws",
+            "x-forwarded-proto: https",
+            r#"x-amzn-request-context: {"routeKey":"$default","accountId":"anonymous","stage":"$default","requestId":"r","apiId":"u","domainName":"u.lambda-url.us-east-1.on.aws","domainPrefix":"u","time":"t","timeEpoch":1,"http":{"method":"POST","path":"/Prod/é x/%41","protocol":"HTTP/1.1","sourceIp":"1.2.3.4","userAgent":"curl"}}"#,
+            "x-amzn-lambda-context: {LAMBDA_CONTEXT}",
+        ],
+        b"hi",
+    );
+}
+
+#[test]
 fn function_url_cookies_replace_the_cookie_header_in_place() {
     let (source, request) = convert(&v2(
         r#""cookies":["a=1","b=2"],"headers":{"x-first":"1","cookie":"a=1; b=2","host":"u.lambda-url.on.aws"},"#,
@@ -1174,4 +1196,16 @@ fn big_responses_are_encoded_whole() {
         text.as_bytes(),
     );
     assert!(json.ends_with(&format!(r#""body":"{text}","isBase64Encoded":false}}"#)));
+}
+
+#[test]
+fn nulls_are_absent_rather_than_a_pass_through() {
+    // Upstream turns each of these into a pass-through POST /events; the app gets the request.
+    let (source, request) = convert(&rest(r#""headers":{"x-a":null,"x-b":"1"},"multiValueHeaders":null,"#));
+    assert_eq!(source, Source::RestV1);
+    assert_eq!(request.header("x-a"), None);
+    assert_eq!(request.header("x-b"), Some("1"));
+    let (source, request) = convert(&alb(r#""queryStringParameters":null,"headers":null,"#));
+    assert_eq!(source, Source::Alb);
+    assert_eq!(request.target, "/");
 }
