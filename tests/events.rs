@@ -1201,7 +1201,9 @@ fn big_responses_are_encoded_whole() {
 #[test]
 fn nulls_are_absent_rather_than_a_pass_through() {
     // Upstream turns each of these into a pass-through POST /events; the app gets the request.
-    let (source, request) = convert(&rest(r#""headers":{"x-a":null,"x-b":"1"},"multiValueHeaders":null,"#));
+    let (source, request) = convert(&rest(
+        r#""headers":{"x-a":null,"x-b":"1"},"multiValueHeaders":null,"#,
+    ));
     assert_eq!(source, Source::RestV1);
     assert_eq!(request.header("x-a"), None);
     assert_eq!(request.header("x-b"), Some("1"));
