@@ -70,13 +70,7 @@ pub fn to_request(
         &event.query_string_parameters,
     );
 
-    let mut headers =
-        Headers::with_capacity(event.multi_value_headers.0.len().max(event.headers.0.len()));
-    for (name, values) in request::merge_multi(&event.multi_value_headers, &event.headers, true) {
-        for value in values {
-            headers.push(name, value)?;
-        }
-    }
+    let headers = Headers::from_multi(&event.multi_value_headers, &event.headers)?;
     let mut context = Vec::with_capacity(160);
     context.extend_from_slice(b"{\"elb\":{\"targetGroupArn\":");
     match &event.request_context.elb.target_group_arn {

@@ -366,6 +366,18 @@ impl Headers {
         }
     }
 
+    /// The headers of a REST v1 or ALB event: every value of `multiValueHeaders`, then the
+    /// names only in `headers` (DECISIONS 6), validated as `push` does.
+    pub fn from_multi(multi: &EventMap, single: &EventMap) -> Result<Headers, String> {
+        let mut headers = Headers::with_capacity(multi.0.len().max(single.0.len()));
+        for (name, values) in merge_multi(multi, single, true) {
+            for value in values {
+                headers.push(name, value)?;
+            }
+        }
+        Ok(headers)
+    }
+
     /// Adds one event header after validating it. Framing, hop-by-hop and context headers
     /// are dropped here.
     pub fn push(&mut self, name: &str, value: &str) -> Result<(), String> {

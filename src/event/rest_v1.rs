@@ -134,13 +134,7 @@ pub fn to_request(
         .flat_map(|(name, values)| values.iter().map(move |v| (name, v.as_str()))),
     );
 
-    let mut headers =
-        Headers::with_capacity(event.multi_value_headers.0.len().max(event.headers.0.len()));
-    for (name, values) in request::merge_multi(&event.multi_value_headers, &event.headers, true) {
-        for value in values {
-            headers.push(name, value)?;
-        }
-    }
+    let headers = Headers::from_multi(&event.multi_value_headers, &event.headers)?;
     let context = context_json(&event.request_context)?;
     let headers = headers.finish(config, invocation, &context);
     let body = request::body(event.body.as_deref(), event.is_base64_encoded)?;
