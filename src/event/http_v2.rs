@@ -94,9 +94,9 @@ pub fn to_request(raw: &str, config: &Config, invocation: &Invocation) -> Result
     let mut headers = Headers::with_capacity(event.headers.0.len());
     headers.extend(&event.headers)?;
     if let Some(cookies) = &event.cookies {
-        // As upstream: the cookies array replaces any cookie header, joined without a space.
-        headers.remove("cookie");
-        headers.push("cookie", &cookies.join(";"))?;
+        // As upstream: the cookies array replaces any cookie header (in its place), joined
+        // without a space; an empty array leaves an empty `cookie` header.
+        headers.replace("cookie", &cookies.join(";"))?;
     }
     let context = context_json(&event.request_context);
     let headers = headers.finish(config, invocation, &context);

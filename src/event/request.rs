@@ -8,8 +8,8 @@ use std::borrow::Cow;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::app_client::AppRequest;
 use crate::config::{Config, is_token_byte};
@@ -33,38 +33,144 @@ const DROPPED_HEADERS: &[&str] = &[
     "x-amz-tenant-id",
 ];
 
-/// An event's headers in the event's own order: `name -> value` or `name -> [values]`.
+/// A map of an event (headers, query parameters) in the event's own key order:
+/// `name -> value` or `name -> [values]`; `null` is empty. (`serde_json::Value` would sort
+/// the keys, and upstream's `HashMap` order is random: event order keeps the request
+/// deterministic, DECISIONS 7.)
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct EventHeaders(pub Vec<(String, Vec<String>)>);
+pub struct EventMap(pub Vec<(String, Vec<String>)>);
 
-impl<'de> Deserialize<'de> for EventHeaders {
+/// An event's headers (`headers` or `multiValueHeaders`).
+pub type EventHeaders = EventMap;
+
+impl EventMap {
+    /// The values of `name` when it has at least one (exact or ASCII-case-insensitive match).
+    fn has_values(&self, name: &str, ignore_case: bool) -> bool {
+        self.0.iter().any(|(n, values)| {
+            !values.is_empty()
+                && if ignore_case {
+                    n.eq_ignore_ascii_case(name)
+                } else {
+                    n == name
+                }
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for EventMap {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct HeadersVisitor;
-        impl<'de> Visitor<'de> for HeadersVisitor {
-            type Value = EventHeaders;
+        struct MapVisitor;
+        impl<'de> Visitor<'de> for MapVisitor {
+            type Value = EventMap;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object of header names to strings or arrays of strings")
+                f.write_str("an object of names to strings or arrays of strings")
             }
-            fn visit_unit<E: de::Error>(self) -> Result<EventHeaders, E> {
-                Ok(EventHeaders::default())
+            fn visit_unit<E: de::Error>(self) -> Result<EventMap, E> {
+                Ok(EventMap::default())
             }
-            fn visit_none<E: de::Error>(self) -> Result<EventHeaders, E> {
-                Ok(EventHeaders::default())
+            fn visit_none<E: de::Error>(self) -> Result<EventMap, E> {
+                Ok(EventMap::default())
             }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<EventHeaders, D::Error> {
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<EventMap, D::Error> {
                 d.deserialize_any(self)
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventHeaders, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventMap, A::Error> {
                 let mut out = Vec::new();
                 while let Some(name) = map.next_key::<String>()? {
                     let values = map.next_value::<StringOrList>()?.0;
                     out.push((name, values));
                 }
-                Ok(EventHeaders(out))
+                Ok(EventMap(out))
             }
         }
-        deserializer.deserialize_option(HeadersVisitor)
+        deserializer.deserialize_option(MapVisitor)
     }
+}
+
+/// REST v1 and ALB carry each map twice, single-value and multi-value. The multi-value entry
+/// wins for a name in both, so the app sees every value; names only in the single-value map
+/// are added after (DECISIONS 6). Both keep the event's order (DECISIONS 7). Header names
+/// compare case-insensitively, query names exactly.
+pub fn merge_multi<'a>(
+    multi: &'a EventMap,
+    single: &'a EventMap,
+    ignore_case: bool,
+) -> Vec<(&'a str, &'a [String])> {
+    let mut out: Vec<(&str, &[String])> = Vec::with_capacity(multi.0.len().max(single.0.len()));
+    for (name, values) in &multi.0 {
+        if !values.is_empty() {
+            out.push((name, values));
+        }
+    }
+    for (name, values) in &single.0 {
+        if !multi.has_values(name, ignore_case) {
+            out.push((name, values));
+        }
+    }
+    out
+}
+
+/// Appends `s` `application/x-www-form-urlencoded`, as upstream's `form_urlencoded`
+/// serialiser does (§3.5): space is `+`, bytes other than `A-Za-z0-9*-._` are `%XX`.
+pub fn push_form_encoded(out: &mut String, s: &str) {
+    for &b in s.as_bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(b as char)
+            }
+            _ => push_pct(out, b),
+        }
+    }
+}
+
+/// A form-encoded query string from decoded `(name, value)` pairs; `None` when there are none.
+pub fn form_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<String> {
+    let mut out = String::new();
+    for (name, value) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        push_form_encoded(&mut out, name);
+        out.push('=');
+        push_form_encoded(&mut out, value);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Parses `application/x-www-form-urlencoded` text as upstream's `form_urlencoded::parse`:
+/// `&`-separated (empty pieces skipped), split at the first `=`, `+` is a space, `%XX` is a
+/// byte (a bad escape stays as typed), and the bytes are read as UTF-8 lossily.
+pub fn form_parse(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+            (form_decode(name), form_decode(value))
+        })
+        .collect()
+}
+
+fn form_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        let hex = |at: usize| b.get(at).and_then(|&h| (h as char).to_digit(16));
+        match c {
+            b'+' => out.push(b' '),
+            b'%' => match (hex(i + 1), hex(i + 2)) {
+                (Some(hi), Some(lo)) => {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A JSON string, an array of strings, or null (no values).
@@ -138,7 +244,8 @@ pub enum StrayPercent {
 /// an empty path is `/`.
 pub fn encode_path(raw: &str, stray: StrayPercent) -> Result<String, String> {
     if stray == StrayPercent::Reject {
-        check_percent_escapes(raw).map_err(|at| format!("invalid percent-encoding in the path at byte {at}"))?;
+        check_percent_escapes(raw)
+            .map_err(|at| format!("invalid percent-encoding in the path at byte {at}"))?;
     }
     let mut encoded = String::with_capacity(raw.len() + 1);
     if !raw.starts_with('/') && !raw.starts_with('\\') {
@@ -147,9 +254,17 @@ pub fn encode_path(raw: &str, stray: StrayPercent) -> Result<String, String> {
     for &b in raw.as_bytes() {
         match b {
             b'\\' => encoded.push('/'),
-            b' ' | b'"' | b'#' | b'<' | b'>' | b'?' | b'`' | b'{' | b'}' | 0..=0x1f | 0x7f..=0xff => {
-                push_pct(&mut encoded, b)
-            }
+            b' '
+            | b'"'
+            | b'#'
+            | b'<'
+            | b'>'
+            | b'?'
+            | b'`'
+            | b'{'
+            | b'}'
+            | 0..=0x1f
+            | 0x7f..=0xff => push_pct(&mut encoded, b),
             _ => encoded.push(b as char),
         }
     }
@@ -199,7 +314,8 @@ fn check_percent_escapes(s: &str) -> Result<(), usize> {
     let b = s.as_bytes();
     for (i, &c) in b.iter().enumerate() {
         if c == b'%' {
-            let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
             if !ok {
                 return Err(i);
             }
@@ -216,10 +332,17 @@ pub fn encode_raw_query(raw: &str) -> Result<Option<String>, String> {
     if raw.is_empty() {
         return Ok(None);
     }
-    if let Some(b) = raw.bytes().find(|&b| matches!(b, b' ' | b'"' | b'<' | b'>' | 0..=0x1f | 0x7f)) {
-        return Err(format!("invalid character {:?} in the query string", b as char));
+    if let Some(b) = raw
+        .bytes()
+        .find(|&b| matches!(b, b' ' | b'"' | b'<' | b'>' | 0..=0x1f | 0x7f))
+    {
+        return Err(format!(
+            "invalid character {:?} in the query string",
+            b as char
+        ));
     }
-    check_percent_escapes(raw).map_err(|at| format!("invalid percent-encoding in the query string at byte {at}"))?;
+    check_percent_escapes(raw)
+        .map_err(|at| format!("invalid percent-encoding in the query string at byte {at}"))?;
     let mut out = String::with_capacity(raw.len());
     for &b in raw.as_bytes() {
         match b {
@@ -238,26 +361,43 @@ pub struct Headers {
 
 impl Headers {
     pub fn with_capacity(n: usize) -> Headers {
-        Headers { list: Vec::with_capacity(n + 4) }
+        Headers {
+            list: Vec::with_capacity(n + 4),
+        }
+    }
+
+    /// The headers of a REST v1 or ALB event: every value of `multiValueHeaders`, then the
+    /// names only in `headers` (DECISIONS 6), validated as `push` does.
+    pub fn from_multi(multi: &EventMap, single: &EventMap) -> Result<Headers, String> {
+        let mut headers = Headers::with_capacity(multi.0.len().max(single.0.len()));
+        for (name, values) in merge_multi(multi, single, true) {
+            for value in values {
+                headers.push(name, value)?;
+            }
+        }
+        Ok(headers)
     }
 
     /// Adds one event header after validating it. Framing, hop-by-hop and context headers
     /// are dropped here.
     pub fn push(&mut self, name: &str, value: &str) -> Result<(), String> {
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
-            return Err(format!("invalid header name {name:?}"));
+        if let Some(name) = checked_name(name, value)? {
+            // HTTP allows one Host; with the multi-value maps winning (DECISIONS 6) an event
+            // could list several, so the first is kept.
+            if name == "host" && self.get("host").is_some() {
+                return Ok(());
+            }
+            self.list.push((name, value.to_string()));
         }
-        if let Some(b) = value.bytes().find(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
-            return Err(format!("invalid character {:?} in the value of header {name:?}", b as char));
+        Ok(())
+    }
+
+    /// Like `push`, but replaces every value `name` already has, in the place of the first
+    /// (as upstream's `HeaderMap::insert`), or appends.
+    pub fn replace(&mut self, name: &str, value: &str) -> Result<(), String> {
+        if let Some(name) = checked_name(name, value)? {
+            self.set(&name, value.to_string());
         }
-        let name = name.to_ascii_lowercase();
-        if name == "host" && !is_valid_host(value) {
-            return Err(format!("invalid Host header {value:?}"));
-        }
-        if DROPPED_HEADERS.contains(&name.as_str()) {
-            return Ok(());
-        }
-        self.list.push((name, value.to_string()));
         Ok(())
     }
 
@@ -297,25 +437,39 @@ impl Headers {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.list.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.list
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Adds what the adapter itself contributes, in upstream's order: the trace id, the two
     /// context headers, the tenant id, the authorization move, and `host` when missing.
-    pub fn finish(mut self, config: &Config, invocation: &Invocation, request_context: &str) -> Vec<(String, String)> {
+    pub fn finish(
+        mut self,
+        config: &Config,
+        invocation: &Invocation,
+        request_context: &str,
+    ) -> Vec<(String, String)> {
         if let Some(trace) = &invocation.trace_id {
             if is_valid_value(trace) {
                 self.set("x-amzn-trace-id", trace.clone());
             }
         }
-        self.list.push(("x-amzn-request-context".into(), request_context.to_string()));
-        self.list.push(("x-amzn-lambda-context".into(), invocation.lambda_context_json(&config.function)));
+        self.list
+            .push(("x-amzn-request-context".into(), request_context.to_string()));
+        self.list.push((
+            "x-amzn-lambda-context".into(),
+            invocation.lambda_context_json(&config.function),
+        ));
         if let Some(tenant) = &invocation.tenant_id {
             if is_valid_value(tenant) {
                 log::debug!("propagating tenant_id header");
                 self.list.push(("x-amz-tenant-id".into(), tenant.clone()));
             } else {
-                log::warn!("tenant_id contains invalid header characters, skipping tenant_id={tenant:?}");
+                log::warn!(
+                    "tenant_id contains invalid header characters, skipping tenant_id={tenant:?}"
+                );
             }
         }
         if let Some(source) = &config.authorization_source {
@@ -328,21 +482,83 @@ impl Headers {
             }
         }
         if self.get("host").is_none() {
-            let host = if config.app_port == 80 { config.app_host.clone() } else { config.app_authority() };
+            let host = if config.app_port == 80 {
+                config.app_host.clone()
+            } else {
+                config.app_authority()
+            };
             self.list.push(("host".into(), host));
         }
         self.list
     }
 }
 
+/// Validates one event header; `Ok(None)` for a header the adapter drops, else the lowercase name.
+fn checked_name(name: &str, value: &str) -> Result<Option<String>, String> {
+    if name.is_empty() || !name.bytes().all(is_token_byte) {
+        return Err(format!("invalid header name {name:?}"));
+    }
+    if let Some(b) = value
+        .bytes()
+        .find(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    {
+        return Err(format!(
+            "invalid character {:?} in the value of header {name:?}",
+            b as char
+        ));
+    }
+    let name = name.to_ascii_lowercase();
+    if name == "host" && !is_valid_host(value) {
+        return Err(format!("invalid Host header {value:?}"));
+    }
+    Ok((!DROPPED_HEADERS.contains(&name.as_str())).then_some(name))
+}
+
 fn is_valid_value(v: &str) -> bool {
     !v.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
 }
 
-/// A Host header value: empty, or `host[:port]` with only the characters an authority may
-/// contain (a `bad host` with a space is rejected where upstream aborts).
+/// A Host header value upstream can parse as a URL authority (it aborts on the rest, §9.1):
+/// empty, or `host[:port]` / `[ipv6][:port]` where the host has none of the URL standard's
+/// forbidden host code points (space, `#`, `%`, `/`, `<`, `>`, `?`, `@`, `[`, `\`, `]`, `^`,
+/// `|`, controls) and the port is at most 65535. Placeholders such as AWS's sample
+/// `1234567890.execute-api.{dns_suffix}` are accepted, as upstream does.
 fn is_valid_host(v: &str) -> bool {
-    v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b))
+    if v.is_empty() {
+        return true;
+    }
+    let (host, port) = if let Some(rest) = v.strip_prefix('[') {
+        let Some((inside, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if inside.is_empty()
+            || !inside
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return false;
+        }
+        match after {
+            "" => ("x", None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => ("x", Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match v.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (v, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && !host
+            .bytes()
+            .any(|b| b <= 0x20 || b == 0x7f || b"#%/<>?@[\\]^|".contains(&b));
+    let port_ok = port.is_none_or(|p| {
+        p.is_empty() || (p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok())
+    });
+    host_ok && port_ok
 }
 
 /// The request body: the event's text as UTF-8 bytes, or decoded from base64 (standard
@@ -358,7 +574,13 @@ pub fn body(body: Option<&str>, is_base64: bool) -> Result<Vec<u8>, String> {
 }
 
 /// Assembles the request. `target` is the encoded path plus `?query` when there is one.
-pub fn app_request(method: String, path: String, query: Option<String>, headers: Vec<(String, String)>, body: Vec<u8>) -> AppRequest {
+pub fn app_request(
+    method: String,
+    path: String,
+    query: Option<String>,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> AppRequest {
     let target = match query {
         Some(q) if !q.is_empty() => {
             let mut t = path;
@@ -368,7 +590,12 @@ pub fn app_request(method: String, path: String, query: Option<String>, headers:
         }
         _ => path,
     };
-    AppRequest { method, target, headers, body }
+    AppRequest {
+        method,
+        target,
+        headers,
+        body,
+    }
 }
 
 /// Borrowed when the event's JSON string had no escapes (bodies usually don't).
@@ -396,7 +623,11 @@ mod tests {
             ("/a?b", "/a%3Fb"),
         ];
         for (raw, want) in cases {
-            assert_eq!(encode_path(raw, StrayPercent::Reject).unwrap(), want, "{raw}");
+            assert_eq!(
+                encode_path(raw, StrayPercent::Reject).unwrap(),
+                want,
+                "{raw}"
+            );
         }
         assert!(encode_path("/100%", StrayPercent::Reject).is_err());
         assert_eq!(encode_path("/100%", StrayPercent::Keep).unwrap(), "/100%");
@@ -414,10 +645,16 @@ mod tests {
 
     #[test]
     fn raw_queries() {
-        assert_eq!(encode_raw_query("a=1&b=%20x+y&c&=d&e=").unwrap().unwrap(), "a=1&b=%20x+y&c&=d&e=");
+        assert_eq!(
+            encode_raw_query("a=1&b=%20x+y&c&=d&e=").unwrap().unwrap(),
+            "a=1&b=%20x+y&c&=d&e="
+        );
         assert_eq!(encode_raw_query("a=?b").unwrap().unwrap(), "a=?b");
         assert_eq!(encode_raw_query("&").unwrap().unwrap(), "&");
-        assert_eq!(encode_raw_query("q='é'").unwrap().unwrap(), "q=%27%C3%A9%27");
+        assert_eq!(
+            encode_raw_query("q='é'").unwrap().unwrap(),
+            "q=%27%C3%A9%27"
+        );
         assert_eq!(encode_raw_query("a=#frag").unwrap().unwrap(), "a=");
         assert_eq!(encode_raw_query("").unwrap(), None);
         for bad in ["a b", "a=\"", "a=<", "a=>", "a=%zz", "a=%"] {
@@ -435,12 +672,138 @@ mod tests {
         h.push("x-amzn-lambda-context", "spoofed").unwrap();
         h.push("x-amz-tenant-id", "spoofed").unwrap();
         h.push("Host", "example.com:443").unwrap();
-        assert_eq!(h.list, vec![("x-custom".into(), "v".into()), ("host".into(), "example.com:443".into())]);
+        assert_eq!(
+            h.list,
+            vec![
+                ("x-custom".into(), "v".into()),
+                ("host".into(), "example.com:443".into())
+            ]
+        );
         assert!(h.push("bad name", "v").is_err());
         assert!(h.push("x", "a\r\nInjected: 1").is_err());
         assert!(h.push("x", "nul\0").is_err());
         assert!(h.push("host", "bad host").is_err());
         assert!(h.push("x", "tab\tis fine, ünïcode too").is_ok());
+    }
+
+    #[test]
+    fn hosts_that_a_url_authority_can_hold() {
+        for ok in [
+            "",
+            "example.com",
+            "example.com:443",
+            "example.com:",
+            "1234567890.execute-api.{dns_suffix}",
+            "*.execute-api.eu-central-1.amazonaws.com",
+            "[::1]",
+            "[::1]:8080",
+            "bücher.example",
+        ] {
+            assert!(is_valid_host(ok), "{ok}");
+        }
+        for bad in [
+            "bad host", "a/b", "a@b", "a?b", "a#b", "h:99999", "h:8x", "h:1:2", ":80", "[::1",
+            "[zz]", "a%41", "a|b", "a^b",
+        ] {
+            assert!(!is_valid_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn first_host_wins_and_replace_keeps_the_place() {
+        let mut h = Headers::default();
+        h.push("Host", "a.example").unwrap();
+        h.push("cookie", "x=1").unwrap();
+        h.push("host", "b.example").unwrap();
+        h.push("cookie", "y=2").unwrap();
+        h.replace("Cookie", "z=3").unwrap();
+        assert_eq!(
+            h.list,
+            vec![
+                ("host".into(), "a.example".into()),
+                ("cookie".into(), "z=3".into())
+            ]
+        );
+        assert!(h.replace("cookie", "bad\n").is_err());
+    }
+
+    #[test]
+    fn multi_value_maps_win_and_keep_event_order() {
+        let map = |pairs: &[(&str, &[&str])]| {
+            EventMap(
+                pairs
+                    .iter()
+                    .map(|(k, vs)| (k.to_string(), vs.iter().map(|v| v.to_string()).collect()))
+                    .collect(),
+            )
+        };
+        let multi = map(&[("B", &["1", "2"]), ("empty", &[]), ("a", &["3"])]);
+        let single = map(&[
+            ("b", &["2"]),
+            ("c", &["4"]),
+            ("empty", &["5"]),
+            ("A", &["x"]),
+        ]);
+        let names = |ignore_case| -> Vec<(String, Vec<String>)> {
+            merge_multi(&multi, &single, ignore_case)
+                .into_iter()
+                .map(|(n, v)| (n.to_string(), v.to_vec()))
+                .collect()
+        };
+        assert_eq!(
+            names(true),
+            map(&[
+                ("B", &["1", "2"]),
+                ("a", &["3"]),
+                ("c", &["4"]),
+                ("empty", &["5"])
+            ])
+            .0
+        );
+        assert_eq!(
+            names(false),
+            map(&[
+                ("B", &["1", "2"]),
+                ("a", &["3"]),
+                ("b", &["2"]),
+                ("c", &["4"]),
+                ("empty", &["5"]),
+                ("A", &["x"])
+            ])
+            .0
+        );
+        let parsed: EventMap = serde_json::from_str(r#"{"z":"1","a":["2","3"],"m":null}"#).unwrap();
+        assert_eq!(
+            parsed,
+            map(&[("z", &["1"]), ("a", &["2", "3"]), ("m", &[])])
+        );
+        assert_eq!(
+            serde_json::from_str::<EventMap>("null").unwrap(),
+            EventMap::default()
+        );
+        assert!(serde_json::from_str::<EventMap>(r#"{"a":1}"#).is_err());
+    }
+
+    #[test]
+    fn form_encoding_as_upstream() {
+        assert_eq!(
+            form_query([("a b", "1&2"), ("é", "*-._~+")]).unwrap(),
+            "a+b=1%262&%C3%A9=*-._%7E%2B"
+        );
+        assert_eq!(form_query([]), None);
+        assert_eq!(
+            form_parse("a=1&&b=x+y%20z&c&=d&e=%zz%4&f=%C3%A9%FF&g=h=i"),
+            [
+                ("a", "1"),
+                ("b", "x y z"),
+                ("c", ""),
+                ("", "d"),
+                ("e", "%zz%4"),
+                ("f", "é\u{fffd}"),
+                ("g", "h=i")
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
     }
 
     #[test]

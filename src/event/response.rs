@@ -19,10 +19,18 @@ pub fn is_text(head: &ResponseHead, body: &[u8]) -> bool {
         Some(content_type) => {
             let ct = content_type.trim_start().to_ascii_lowercase();
             let essence = ct.split(';').next().unwrap_or_default().trim();
-            ["text", "application/json", "application/javascript", "application/xml", "application/yaml"]
-                .iter()
-                .any(|p| ct.starts_with(p))
-                || ["+xml", "+yaml", "+json"].iter().any(|s| essence.ends_with(s))
+            [
+                "text",
+                "application/json",
+                "application/javascript",
+                "application/xml",
+                "application/yaml",
+            ]
+            .iter()
+            .any(|p| ct.starts_with(p))
+                || ["+xml", "+yaml", "+json"]
+                    .iter()
+                    .any(|s| essence.ends_with(s))
         }
     };
     let marked_text = head
@@ -63,6 +71,41 @@ pub fn grouped(head: &ResponseHead) -> Vec<(&str, Vec<&[u8]>)> {
     groups
 }
 
+/// Appends a `{"name":["value",...],...}` map of every header with all its values (REST v1
+/// and ALB `multiValueHeaders`).
+pub fn push_multi_value_headers(out: &mut Vec<u8>, head: &ResponseHead) {
+    out.push(b'{');
+    for (i, (name, values)) in grouped(head).into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json::push_str(out, name);
+        out.extend_from_slice(b":[");
+        for (j, value) in values.into_iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            json::push_lossy(out, value);
+        }
+        out.push(b']');
+    }
+    out.push(b'}');
+}
+
+/// Appends a `{"name":"first value",...}` map (ALB `headers`, which carries one value per name).
+pub fn push_first_value_headers(out: &mut Vec<u8>, head: &ResponseHead) {
+    out.push(b'{');
+    for (i, (name, values)) in grouped(head).into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json::push_str(out, name);
+        out.push(b':');
+        json::push_lossy(out, values.first().copied().unwrap_or_default());
+    }
+    out.push(b'}');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,7 +113,10 @@ mod tests {
     fn head(headers: &[(&str, &str)]) -> ResponseHead {
         ResponseHead {
             status: 200,
-            headers: headers.iter().map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())).collect(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+                .collect(),
             close: false,
         }
     }
@@ -97,9 +143,24 @@ mod tests {
             assert!(!is_text(&head(&[("content-type", ct)]), text), "{ct}");
         }
         assert!(is_text(&head(&[]), text), "no content-type means text");
-        assert!(!is_text(&head(&[]), b"A\xffB"), "but not when it is not UTF-8");
-        assert!(!is_text(&head(&[("content-type", "text/plain"), ("content-encoding", "gzip")]), text));
-        assert!(is_text(&head(&[("content-type", "application/octet-stream"), ("x-lambda-http-content-encoding", "text")]), text));
-        assert!(!is_text(&head(&[("content-type", "text/plain; charset=iso-8859-1")]), b"caf\xe9"));
+        assert!(
+            !is_text(&head(&[]), b"A\xffB"),
+            "but not when it is not UTF-8"
+        );
+        assert!(!is_text(
+            &head(&[("content-type", "text/plain"), ("content-encoding", "gzip")]),
+            text
+        ));
+        assert!(is_text(
+            &head(&[
+                ("content-type", "application/octet-stream"),
+                ("x-lambda-http-content-encoding", "text")
+            ]),
+            text
+        ));
+        assert!(!is_text(
+            &head(&[("content-type", "text/plain; charset=iso-8859-1")]),
+            b"caf\xe9"
+        ));
     }
 }
