@@ -48,16 +48,27 @@ impl Bodies {
             seed
         };
         let bin1m: Vec<u8> = (0..1 << 20).map(|_| next() as u8).collect();
-        let text5m: Vec<u8> = (0..5 << 20).map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789 \n"[i % 38]).collect();
+        let text5m: Vec<u8> = (0..5 << 20)
+            .map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789 \n"[i % 38])
+            .collect();
         let mut json = String::from("[");
         let mut i = 0;
         while json.len() < 256 * 1024 - 80 {
-            json.push_str(&format!("{{\"id\":{i},\"name\":\"item-{i}\",\"tags\":[\"a\",\"b\"],\"ok\":true}},"));
+            json.push_str(&format!(
+                "{{\"id\":{i},\"name\":\"item-{i}\",\"tags\":[\"a\",\"b\"],\"ok\":true}},"
+            ));
             i += 1;
         }
         json.push_str("{}]");
-        let stream1m: Vec<u8> = (0..1 << 20).map(|i| b"data: streaming chunk payload\n"[i % 30]).collect();
-        Bodies { bin1m, text5m, json256k: json.into_bytes(), stream1m }
+        let stream1m: Vec<u8> = (0..1 << 20)
+            .map(|i| b"data: streaming chunk payload\n"[i % 30])
+            .collect();
+        Bodies {
+            bin1m,
+            text5m,
+            json256k: json.into_bytes(),
+            stream1m,
+        }
     }
 
     fn for_path(&self, path: &str) -> (&'static str, &[u8]) {
@@ -91,8 +102,12 @@ fn serve_app_conn(conn: TcpStream, bodies: &Bodies) -> Result<()> {
     let mut writer = conn.try_clone().map_err(|e| e.to_string())?;
     let mut reader = BufReader::with_capacity(256 * 1024, conn);
     loop {
-        let Some((_, path, headers)) = read_head(&mut reader)? else { return Ok(()) };
-        let len: usize = header(&headers, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let Some((_, path, headers)) = read_head(&mut reader)? else {
+            return Ok(());
+        };
+        let len: usize = header(&headers, "content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let mut body = vec![0; len];
         reader.read_exact(&mut body).map_err(|e| e.to_string())?;
         let path = path.split('?').next().unwrap_or("/").to_string();
@@ -101,8 +116,12 @@ fn serve_app_conn(conn: TcpStream, bodies: &Bodies) -> Result<()> {
         }
         let (content_type, payload) = bodies.for_path(&path);
         if path == "/stream" {
-            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n");
-            writer.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n"
+            );
+            writer
+                .write_all(head.as_bytes())
+                .map_err(|e| e.to_string())?;
             for chunk in payload.chunks(payload.len() / STREAM_CHUNKS) {
                 let mut out = format!("{:x}\r\n", chunk.len()).into_bytes();
                 out.extend_from_slice(chunk);
@@ -111,8 +130,11 @@ fn serve_app_conn(conn: TcpStream, bodies: &Bodies) -> Result<()> {
             }
             writer.write_all(b"0\r\n\r\n").map_err(|e| e.to_string())?;
         } else {
-            let mut out = format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n", payload.len())
-                .into_bytes();
+            let mut out = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+                payload.len()
+            )
+            .into_bytes();
             out.extend_from_slice(payload);
             writer.write_all(&out).map_err(|e| e.to_string())?;
         }
@@ -125,7 +147,10 @@ fn serve_app_conn(conn: TcpStream, bodies: &Bodies) -> Result<()> {
 type Headers = Vec<(String, String)>;
 
 fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Reads one request or response head; `None` on a clean EOF.
@@ -154,13 +179,18 @@ fn read_head(reader: &mut impl BufRead) -> Result<Option<(String, String, Header
 }
 
 /// Reads a body by content-length or chunked framing. `on_data` sees each piece as it arrives.
-fn read_body(reader: &mut impl BufRead, headers: &Headers, mut on_data: impl FnMut(&[u8])) -> Result<Vec<u8>> {
+fn read_body(
+    reader: &mut impl BufRead,
+    headers: &Headers,
+    mut on_data: impl FnMut(&[u8]),
+) -> Result<Vec<u8>> {
     let mut body = Vec::new();
     if header(headers, "transfer-encoding").is_some_and(|v| v.contains("chunked")) {
         loop {
             let mut line = String::new();
             reader.read_line(&mut line).map_err(|e| e.to_string())?;
-            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16).map_err(|e| format!("chunk size {line:?}: {e}"))?;
+            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
+                .map_err(|e| format!("chunk size {line:?}: {e}"))?;
             if size == 0 {
                 loop {
                     let mut t = String::new();
@@ -172,13 +202,17 @@ fn read_body(reader: &mut impl BufRead, headers: &Headers, mut on_data: impl FnM
             }
             let start = body.len();
             body.resize(start + size, 0);
-            reader.read_exact(&mut body[start..]).map_err(|e| e.to_string())?;
+            reader
+                .read_exact(&mut body[start..])
+                .map_err(|e| e.to_string())?;
             on_data(&body[start..]);
             let mut crlf = [0u8; 2];
             reader.read_exact(&mut crlf).map_err(|e| e.to_string())?;
         }
     }
-    let len: usize = header(headers, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let len: usize = header(headers, "content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     body.resize(len, 0);
     reader.read_exact(&mut body).map_err(|e| e.to_string())?;
     on_data(&body);
@@ -221,7 +255,10 @@ impl RuntimeApi {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let state: Arc<Shared> = Arc::new((Mutex::default(), Condvar::new(), Condvar::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let deadline_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64) + 3_600_000;
+        let deadline_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+            + 3_600_000;
         let (s, st) = (state.clone(), stop.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -299,7 +336,9 @@ fn serve_runtime_conn(conn: TcpStream, state: &Shared, deadline_ms: u64) -> Resu
     let mut reader = BufReader::with_capacity(256 * 1024, conn);
     let (lock, cv, queued) = state;
     loop {
-        let Some((method, path, headers)) = read_head(&mut reader)? else { return Ok(()) };
+        let Some((method, path, headers)) = read_head(&mut reader)? else {
+            return Ok(());
+        };
         if method == "GET" && path.ends_with("/extension/event/next") {
             // Blocks until shutdown, as Lambda does for an extension with no events.
             let mut s = lock.lock().map_err(|_| "poisoned")?;
@@ -348,8 +387,13 @@ fn serve_runtime_conn(conn: TcpStream, state: &Shared, deadline_ms: u64) -> Resu
         if method == "POST" && path.contains("/runtime/invocation/") {
             let id = path.split('/').rev().nth(1).unwrap_or_default().to_string();
             let error = path.ends_with("/error");
-            let started = lock.lock().ok().and_then(|s| s.handed_out.get(&id).copied()).unwrap_or_else(Instant::now);
-            let streaming = header(&headers, "lambda-runtime-function-response-mode").is_some_and(|v| v.eq_ignore_ascii_case("streaming"));
+            let started = lock
+                .lock()
+                .ok()
+                .and_then(|s| s.handed_out.get(&id).copied())
+                .unwrap_or_else(Instant::now);
+            let streaming = header(&headers, "lambda-runtime-function-response-mode")
+                .is_some_and(|v| v.eq_ignore_ascii_case("streaming"));
             let mut seen = 0usize;
             let mut nul_run = 0usize;
             let mut first_byte = None;
@@ -369,15 +413,29 @@ fn serve_runtime_conn(conn: TcpStream, state: &Shared, deadline_ms: u64) -> Resu
             })?;
             let latency = started.elapsed();
             let _ = seen;
-            writer.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}\n").map_err(|e| e.to_string())?;
+            writer
+                .write_all(
+                    b"HTTP/1.1 202 Accepted\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}\n",
+                )
+                .map_err(|e| e.to_string())?;
             let mut s = lock.lock().map_err(|_| "poisoned")?;
             s.handed_out.remove(&id);
-            s.done.insert(id, Done { latency, first_byte, error, body });
+            s.done.insert(
+                id,
+                Done {
+                    latency,
+                    first_byte,
+                    error,
+                    body,
+                },
+            );
             cv.notify_all();
             continue;
         }
         read_body(&mut reader, &headers, |_| {})?;
-        writer.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n").map_err(|e| e.to_string())?;
+        writer
+            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+            .map_err(|e| e.to_string())?;
     }
 }
 
@@ -391,11 +449,23 @@ enum Format {
     Alb,
 }
 
-fn event(format: Format, method: &str, path: &str, body: &[u8], accept_encoding: Option<&str>) -> Vec<u8> {
+fn event(
+    format: Format,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    accept_encoding: Option<&str>,
+) -> Vec<u8> {
     let b64 = base64::engine::general_purpose::STANDARD.encode(body);
-    let ae = accept_encoding.map(|v| format!(",\"accept-encoding\":\"{v}\"")).unwrap_or_default();
+    let ae = accept_encoding
+        .map(|v| format!(",\"accept-encoding\":\"{v}\""))
+        .unwrap_or_default();
     let has_body = !body.is_empty();
-    let body_json = if has_body { format!("\"{b64}\"") } else { "null".into() };
+    let body_json = if has_body {
+        format!("\"{b64}\"")
+    } else {
+        "null".into()
+    };
     match format {
         Format::V2 => format!(
             r#"{{"version":"2.0","routeKey":"$default","rawPath":"{path}","rawQueryString":"a=1&b=2","headers":{{"accept":"*/*","host":"abc.execute-api.us-east-1.amazonaws.com","user-agent":"bench","x-forwarded-for":"1.2.3.4","x-forwarded-proto":"https","content-type":"application/json"{ae}}},"requestContext":{{"accountId":"123456789012","apiId":"abc","domainName":"abc.execute-api.us-east-1.amazonaws.com","domainPrefix":"abc","http":{{"method":"{method}","path":"{path}","protocol":"HTTP/1.1","sourceIp":"1.2.3.4","userAgent":"bench"}},"requestId":"id","routeKey":"$default","stage":"$default","time":"21/Apr/2020:15:08:21 +0000","timeEpoch":1587481701067}},"body":{body_json},"isBase64Encoded":{has_body}}}"#
@@ -411,29 +481,44 @@ fn event(format: Format, method: &str, path: &str, body: &[u8], accept_encoding:
 }
 
 fn checksum(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 /// Checks a posted buffered response (or a streamed one) against the expected app body.
 fn validate(done: &Done, expected: &[u8], streaming: bool) -> Result<()> {
     if done.error {
-        return Err(format!("posted an error: {}", String::from_utf8_lossy(&done.body)));
+        return Err(format!(
+            "posted an error: {}",
+            String::from_utf8_lossy(&done.body)
+        ));
     }
     let body = if streaming {
-        let at = done.body.windows(8).position(|w| w == [0u8; 8]).ok_or("no prelude terminator")?;
+        let at = done
+            .body
+            .windows(8)
+            .position(|w| w == [0u8; 8])
+            .ok_or("no prelude terminator")?;
         let prelude = std::str::from_utf8(&done.body[..at]).map_err(|e| e.to_string())?;
         if !prelude.contains("\"statusCode\":200") {
             return Err(format!("prelude {prelude}"));
         }
         done.body[at + 8..].to_vec()
     } else {
-        let json: serde_json::Value = serde_json::from_slice(&done.body).map_err(|e| format!("response is not JSON: {e}"))?;
+        let json: serde_json::Value =
+            serde_json::from_slice(&done.body).map_err(|e| format!("response is not JSON: {e}"))?;
         if json["statusCode"] != 200 {
-            return Err(format!("status {} body {:.200}", json["statusCode"], json["body"]));
+            return Err(format!(
+                "status {} body {:.200}",
+                json["statusCode"], json["body"]
+            ));
         }
         let text = json["body"].as_str().ok_or("no body")?;
         let raw = if json["isBase64Encoded"] == true {
-            base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| e.to_string())?
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .map_err(|e| e.to_string())?
         } else {
             text.as_bytes().to_vec()
         };
@@ -444,19 +529,27 @@ fn validate(done: &Done, expected: &[u8], streaming: bool) -> Result<()> {
         match encoding {
             "gzip" => {
                 let mut out = Vec::new();
-                flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|e| e.to_string())?;
+                flate2::read::GzDecoder::new(&raw[..])
+                    .read_to_end(&mut out)
+                    .map_err(|e| e.to_string())?;
                 out
             }
             "br" => {
                 let mut out = Vec::new();
-                brotli::Decompressor::new(&raw[..], 4096).read_to_end(&mut out).map_err(|e| e.to_string())?;
+                brotli::Decompressor::new(&raw[..], 4096)
+                    .read_to_end(&mut out)
+                    .map_err(|e| e.to_string())?;
                 out
             }
             _ => raw,
         }
     };
     if body.len() != expected.len() || checksum(&body) != checksum(expected) {
-        return Err(format!("body mismatch: {} bytes, expected {}", body.len(), expected.len()));
+        return Err(format!(
+            "body mismatch: {} bytes, expected {}",
+            body.len(),
+            expected.len()
+        ));
     }
     Ok(())
 }
@@ -517,7 +610,10 @@ impl Drop for Adapter {
 fn proc_cpu(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<u64> = after.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
     // utime and stime are fields 14 and 15 of the line; 11 and 12 after the command name.
     let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
     Duration::from_millis(ticks * 10)
@@ -561,10 +657,18 @@ impl Stats {
         Self::pct(&self.latencies, 0.99)
     }
     fn cpu_per_invocation(&self) -> Duration {
-        if self.invocations == 0 { Duration::ZERO } else { self.cpu / self.invocations as u32 }
+        if self.invocations == 0 {
+            Duration::ZERO
+        } else {
+            self.cpu / self.invocations as u32
+        }
     }
     fn throughput(&self) -> f64 {
-        if self.wall.is_zero() { 0.0 } else { self.invocations as f64 / self.wall.as_secs_f64() }
+        if self.wall.is_zero() {
+            0.0
+        } else {
+            self.invocations as f64 / self.wall.as_secs_f64()
+        }
     }
     fn merge(&mut self, other: Stats) {
         self.latencies.extend(other.latencies);
@@ -597,15 +701,30 @@ struct Scenario {
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// Runs `n` invocations of `scenario` through a fresh adapter process.
-fn run_adapter_round(binary: &str, app_port: u16, scenario: &Scenario, bodies: &Bodies, n: usize) -> Result<Stats> {
+fn run_adapter_round(
+    binary: &str,
+    app_port: u16,
+    scenario: &Scenario,
+    bodies: &Bodies,
+    n: usize,
+) -> Result<Stats> {
     let mut env = scenario.env.clone();
     if scenario.concurrency > 1 {
-        env.push(("AWS_LAMBDA_MAX_CONCURRENCY", scenario.concurrency.to_string()));
+        env.push((
+            "AWS_LAMBDA_MAX_CONCURRENCY",
+            scenario.concurrency.to_string(),
+        ));
     }
     let adapter = Adapter::spawn(binary, app_port, &env)?;
     adapter.api.wait_first_next(Duration::from_secs(20))?;
     let (_, expected) = bodies.for_path(scenario.path);
-    let ev = event(scenario.format, scenario.method, scenario.path, &scenario.request_body, scenario.accept_encoding);
+    let ev = event(
+        scenario.format,
+        scenario.method,
+        scenario.path,
+        &scenario.request_body,
+        scenario.accept_encoding,
+    );
     // Warm-up: the first invocation opens connections.
     for _ in 0..scenario.concurrency.max(1) {
         let id = format!("w{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
@@ -626,7 +745,9 @@ fn run_adapter_round(binary: &str, app_port: u16, scenario: &Scenario, bodies: &
             in_flight.push_back(id);
             issued += 1;
         }
-        let Some(id) = in_flight.pop_front() else { break };
+        let Some(id) = in_flight.pop_front() else {
+            break;
+        };
         let done = adapter.api.wait(&id, Duration::from_secs(30))?;
         match validate(&done, expected, scenario.streaming) {
             Ok(()) => {
@@ -649,7 +770,12 @@ fn run_adapter_round(binary: &str, app_port: u16, scenario: &Scenario, bodies: &
 }
 
 /// The same requests sent straight to the app: the floor.
-fn run_direct_round(app_port: u16, scenario: &Scenario, bodies: &Bodies, n: usize) -> Result<Stats> {
+fn run_direct_round(
+    app_port: u16,
+    scenario: &Scenario,
+    bodies: &Bodies,
+    n: usize,
+) -> Result<Stats> {
     let (_, expected) = bodies.for_path(scenario.path);
     let workers = scenario.concurrency.max(1);
     let per = n.div_ceil(workers);
@@ -658,7 +784,13 @@ fn run_direct_round(app_port: u16, scenario: &Scenario, bodies: &Bodies, n: usiz
         let handles: Vec<_> = (0..workers)
             .map(|_| s.spawn(|| direct_client(app_port, scenario, expected, per)))
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("client thread failed".into()))).collect()
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("client thread failed".into()))
+            })
+            .collect()
     });
     let mut stats = Stats::default();
     for r in results {
@@ -673,7 +805,10 @@ fn direct_client(app_port: u16, scenario: &Scenario, expected: &[u8], n: usize) 
     conn.set_nodelay(true).map_err(|e| e.to_string())?;
     let mut writer = conn.try_clone().map_err(|e| e.to_string())?;
     let mut reader = BufReader::with_capacity(256 * 1024, conn);
-    let ae = scenario.accept_encoding.map(|v| format!("accept-encoding: {v}\r\n")).unwrap_or_default();
+    let ae = scenario
+        .accept_encoding
+        .map(|v| format!("accept-encoding: {v}\r\n"))
+        .unwrap_or_default();
     let mut request = format!(
         "{} {}?a=1&b=2 HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n{ae}content-length: {}\r\n\r\n",
         scenario.method,
@@ -718,14 +853,28 @@ fn us(d: Duration) -> String {
 }
 
 fn ratio(ours: f64, theirs: f64) -> String {
-    if theirs <= 0.0 { "n/a".into() } else { format!("{:.2}×", ours / theirs) }
+    if theirs <= 0.0 {
+        "n/a".into()
+    } else {
+        format!("{:.2}×", ours / theirs)
+    }
 }
 
 fn report(scenario: &Scenario, results: &[(String, Stats)]) {
-    println!("\n## {} ({} invocations per contestant)", scenario.name, results.first().map_or(0, |r| r.1.invocations));
-    println!("| contestant | p50 | p99 | added p50 over direct | CPU/inv | peak RSS | TTFB p50 | TTFB p99 | throughput | failures |");
+    println!(
+        "\n## {} ({} invocations per contestant)",
+        scenario.name,
+        results.first().map_or(0, |r| r.1.invocations)
+    );
+    println!(
+        "| contestant | p50 | p99 | added p50 over direct | CPU/inv | peak RSS | TTFB p50 | TTFB p99 | throughput | failures |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    let direct_p50 = results.iter().find(|(n, _)| n == "direct").map(|(_, s)| s.p50()).unwrap_or_default();
+    let direct_p50 = results
+        .iter()
+        .find(|(n, _)| n == "direct")
+        .map(|(_, s)| s.p50())
+        .unwrap_or_default();
     for (name, s) in results {
         let fb50 = Stats::pct(&s.first_bytes, 0.5);
         let fb99 = Stats::pct(&s.first_bytes, 0.99);
@@ -733,17 +882,46 @@ fn report(scenario: &Scenario, results: &[(String, Stats)]) {
             "| {name} | {} | {} | {} | {} | {} | {} | {} | {:.0}/s | {}{} |",
             us(s.p50()),
             us(s.p99()),
-            if name == "direct" { "-".into() } else { us(s.p50().saturating_sub(direct_p50)) },
-            if name == "direct" { "-".into() } else { us(s.cpu_per_invocation()) },
-            if name == "direct" { "-".into() } else { format!("{:.1} MiB", s.peak_rss_kib as f64 / 1024.0) },
-            if s.first_bytes.is_empty() { "-".into() } else { us(fb50) },
-            if s.first_bytes.is_empty() { "-".into() } else { us(fb99) },
+            if name == "direct" {
+                "-".into()
+            } else {
+                us(s.p50().saturating_sub(direct_p50))
+            },
+            if name == "direct" {
+                "-".into()
+            } else {
+                us(s.cpu_per_invocation())
+            },
+            if name == "direct" {
+                "-".into()
+            } else {
+                format!("{:.1} MiB", s.peak_rss_kib as f64 / 1024.0)
+            },
+            if s.first_bytes.is_empty() {
+                "-".into()
+            } else {
+                us(fb50)
+            },
+            if s.first_bytes.is_empty() {
+                "-".into()
+            } else {
+                us(fb99)
+            },
             s.throughput(),
             s.failures,
-            if s.last_failure.is_empty() { String::new() } else { format!(" ({:.80})", s.last_failure) }
+            if s.last_failure.is_empty() {
+                String::new()
+            } else {
+                format!(" ({:.80})", s.last_failure)
+            }
         );
     }
-    let get = |n: &str| results.iter().find(|(name, _)| name == n).map(|(_, s)| s.clone());
+    let get = |n: &str| {
+        results
+            .iter()
+            .find(|(name, _)| name == n)
+            .map(|(_, s)| s.clone())
+    };
     if let (Some(o), Some(u), Some(d)) = (get("ours"), get("upstream"), get("direct")) {
         let added = |s: &Stats| s.p50().saturating_sub(d.p50()).as_secs_f64();
         println!(
@@ -751,10 +929,19 @@ fn report(scenario: &Scenario, results: &[(String, Stats)]) {
             ratio(o.p50().as_secs_f64(), u.p50().as_secs_f64()),
             ratio(o.p99().as_secs_f64(), u.p99().as_secs_f64()),
             ratio(added(&o), added(&u)),
-            ratio(o.cpu_per_invocation().as_secs_f64(), u.cpu_per_invocation().as_secs_f64()),
+            ratio(
+                o.cpu_per_invocation().as_secs_f64(),
+                u.cpu_per_invocation().as_secs_f64()
+            ),
             ratio(o.peak_rss_kib as f64, u.peak_rss_kib as f64),
-            ratio(Stats::pct(&o.first_bytes, 0.5).as_secs_f64(), Stats::pct(&u.first_bytes, 0.5).as_secs_f64()),
-            ratio(Stats::pct(&o.first_bytes, 0.99).as_secs_f64(), Stats::pct(&u.first_bytes, 0.99).as_secs_f64()),
+            ratio(
+                Stats::pct(&o.first_bytes, 0.5).as_secs_f64(),
+                Stats::pct(&u.first_bytes, 0.5).as_secs_f64()
+            ),
+            ratio(
+                Stats::pct(&o.first_bytes, 0.99).as_secs_f64(),
+                Stats::pct(&u.first_bytes, 0.99).as_secs_f64()
+            ),
             ratio(o.throughput(), d.throughput()),
         );
     }
@@ -772,8 +959,12 @@ fn cold_start(contestants: &[Contestant], app_port: u16, trials: usize) {
         let mut rss = Vec::new();
         for _ in 0..trials {
             let t0 = Instant::now();
-            let Ok(adapter) = Adapter::spawn(binary, app_port, &[]) else { continue };
-            let Ok(t) = adapter.api.wait_first_next(Duration::from_secs(20)) else { continue };
+            let Ok(adapter) = Adapter::spawn(binary, app_port, &[]) else {
+                continue;
+            };
+            let Ok(t) = adapter.api.wait_first_next(Duration::from_secs(20)) else {
+                continue;
+            };
             times.push(t.duration_since(t0));
             cpu.push(adapter.cpu());
             rss.push(adapter.rss_kib("VmRSS:"));
@@ -792,41 +983,73 @@ fn cold_start(contestants: &[Contestant], app_port: u16, trials: usize) {
     }
     let find = |n: &str| p50s.iter().find(|(name, _)| *name == n).map(|(_, d)| *d);
     if let (Some(o), Some(u)) = (find("ours"), find("upstream")) {
-        println!("ratio ours/upstream cold start p50: {}", ratio(o.as_secs_f64(), u.as_secs_f64()));
+        println!(
+            "ratio ours/upstream cold start p50: {}",
+            ratio(o.as_secs_f64(), u.as_secs_f64())
+        );
     }
 }
 
 /// Time from the app starting to listen (200 ms after the adapter) to the first `/next`.
 fn late_app(contestants: &[Contestant], trials: usize) {
-    println!("\n## cold start with the app listening 200 ms late: listen → first /next ({trials} trials each)");
+    println!(
+        "\n## cold start with the app listening 200 ms late: listen → first /next ({trials} trials each)"
+    );
     println!("| contestant | p50 | p99 |");
     println!("|---|---|---|");
     for c in contestants {
         let Some(binary) = &c.binary else { continue };
         let mut times = Vec::new();
         for _ in 0..trials {
-            let Ok(probe) = TcpListener::bind("127.0.0.1:0") else { continue };
-            let Ok(addr) = probe.local_addr() else { continue };
+            let Ok(probe) = TcpListener::bind("127.0.0.1:0") else {
+                continue;
+            };
+            let Ok(addr) = probe.local_addr() else {
+                continue;
+            };
             drop(probe);
-            let Ok(adapter) = Adapter::spawn(binary, addr.port(), &[]) else { continue };
+            let Ok(adapter) = Adapter::spawn(binary, addr.port(), &[]) else {
+                continue;
+            };
             std::thread::sleep(Duration::from_millis(200));
-            let Ok(listener) = TcpListener::bind(addr) else { continue };
+            let Ok(listener) = TcpListener::bind(addr) else {
+                continue;
+            };
             let listen_at = Instant::now();
             let stop = Arc::new(AtomicBool::new(false));
-            start_app(Arc::new(Bodies { bin1m: vec![], text5m: vec![], json256k: vec![], stream1m: vec![] }), listener, stop.clone());
+            start_app(
+                Arc::new(Bodies {
+                    bin1m: vec![],
+                    text5m: vec![],
+                    json256k: vec![],
+                    stream1m: vec![],
+                }),
+                listener,
+                stop.clone(),
+            );
             if let Ok(t) = adapter.api.wait_first_next(Duration::from_secs(20)) {
                 times.push(t.duration_since(listen_at));
             }
             stop.store(true, Ordering::Relaxed);
             let _ = TcpStream::connect(addr);
         }
-        println!("| {} | {} | {} |", c.name, us(Stats::pct(&times, 0.5)), us(Stats::pct(&times, 0.99)));
+        println!(
+            "| {} | {} | {} |",
+            c.name,
+            us(Stats::pct(&times, 0.5)),
+            us(Stats::pct(&times, 0.99))
+        );
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let quick = args.iter().any(|a| a == "--quick");
     let only = arg("--only");
     let ours = arg("--ours").unwrap_or_else(|| "target/release/lambda-adapter".into());
@@ -843,15 +1066,28 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     start_app(bodies.clone(), listener, stop.clone());
 
-    let mut contestants = vec![Contestant { name: "direct", binary: None }];
+    let mut contestants = vec![Contestant {
+        name: "direct",
+        binary: None,
+    }];
     if let Some(u) = &upstream {
-        contestants.push(Contestant { name: "upstream", binary: Some(u.clone()) });
+        contestants.push(Contestant {
+            name: "upstream",
+            binary: Some(u.clone()),
+        });
     } else {
         println!("(upstream binary not found: pass --upstream PATH for the side-by-side ratios)");
     }
-    contestants.push(Contestant { name: "ours", binary: Some(ours.clone()) });
+    contestants.push(Contestant {
+        name: "ours",
+        binary: Some(ours.clone()),
+    });
 
-    println!("# lambda-adapter benchmark ({} mode), {}", if quick { "quick" } else { "full" }, std::env::consts::ARCH);
+    println!(
+        "# lambda-adapter benchmark ({} mode), {}",
+        if quick { "quick" } else { "full" },
+        std::env::consts::ARCH
+    );
     for c in &contestants {
         if let Some(b) = &c.binary {
             let size = std::fs::metadata(b).map(|m| m.len()).unwrap_or(0);
@@ -868,22 +1104,124 @@ fn main() {
         s.into_bytes()
     };
     let scenarios = vec![
-        Scenario { name: "small GET, HTTP API v2", format: Format::V2, method: "GET", path: "/small", request_body: vec![], accept_encoding: None, env: vec![], streaming: false, concurrency: 1, count: scale(10_000, 2_000) },
-        Scenario { name: "POST 64 KiB JSON → 1 MiB binary, REST v1", format: Format::V1, method: "POST", path: "/bin1m", request_body: json64k, accept_encoding: None, env: vec![], streaming: false, concurrency: 1, count: scale(300, 60) },
-        Scenario { name: "5 MiB text response, ALB", format: Format::Alb, method: "GET", path: "/text5m", request_body: vec![], accept_encoding: None, env: vec![], streaming: false, concurrency: 1, count: scale(60, 16) },
-        Scenario { name: "response streaming 1 MiB in 16 chunks", format: Format::V2, method: "GET", path: "/stream", request_body: vec![], accept_encoding: None, env: vec![("AWS_LWA_INVOKE_MODE", "response_stream".into())], streaming: true, concurrency: 1, count: scale(300, 60) },
-        Scenario { name: "compression br, 256 KiB JSON", format: Format::V2, method: "GET", path: "/json256k", request_body: vec![], accept_encoding: Some("br"), env: vec![("AWS_LWA_ENABLE_COMPRESSION", "true".into())], streaming: false, concurrency: 1, count: scale(300, 60) },
-        Scenario { name: "compression gzip, 256 KiB JSON", format: Format::V2, method: "GET", path: "/json256k", request_body: vec![], accept_encoding: Some("gzip"), env: vec![("AWS_LWA_ENABLE_COMPRESSION", "true".into())], streaming: false, concurrency: 1, count: scale(300, 60) },
-        Scenario { name: "Managed Instances c8, app sleeps 5 ms", format: Format::V2, method: "GET", path: "/sleep5", request_body: vec![], accept_encoding: None, env: vec![], streaming: false, concurrency: 8, count: scale(2_000, 400) },
-        Scenario { name: "Managed Instances c32, app sleeps 5 ms", format: Format::V2, method: "GET", path: "/sleep5", request_body: vec![], accept_encoding: None, env: vec![], streaming: false, concurrency: 32, count: scale(6_000, 1_000) },
-        Scenario { name: "Managed Instances c64, app sleeps 5 ms", format: Format::V2, method: "GET", path: "/sleep5", request_body: vec![], accept_encoding: None, env: vec![], streaming: false, concurrency: 64, count: scale(10_000, 2_000) },
+        Scenario {
+            name: "small GET, HTTP API v2",
+            format: Format::V2,
+            method: "GET",
+            path: "/small",
+            request_body: vec![],
+            accept_encoding: None,
+            env: vec![],
+            streaming: false,
+            concurrency: 1,
+            count: scale(10_000, 2_000),
+        },
+        Scenario {
+            name: "POST 64 KiB JSON → 1 MiB binary, REST v1",
+            format: Format::V1,
+            method: "POST",
+            path: "/bin1m",
+            request_body: json64k,
+            accept_encoding: None,
+            env: vec![],
+            streaming: false,
+            concurrency: 1,
+            count: scale(300, 60),
+        },
+        Scenario {
+            name: "5 MiB text response, ALB",
+            format: Format::Alb,
+            method: "GET",
+            path: "/text5m",
+            request_body: vec![],
+            accept_encoding: None,
+            env: vec![],
+            streaming: false,
+            concurrency: 1,
+            count: scale(60, 16),
+        },
+        Scenario {
+            name: "response streaming 1 MiB in 16 chunks",
+            format: Format::V2,
+            method: "GET",
+            path: "/stream",
+            request_body: vec![],
+            accept_encoding: None,
+            env: vec![("AWS_LWA_INVOKE_MODE", "response_stream".into())],
+            streaming: true,
+            concurrency: 1,
+            count: scale(300, 60),
+        },
+        Scenario {
+            name: "compression br, 256 KiB JSON",
+            format: Format::V2,
+            method: "GET",
+            path: "/json256k",
+            request_body: vec![],
+            accept_encoding: Some("br"),
+            env: vec![("AWS_LWA_ENABLE_COMPRESSION", "true".into())],
+            streaming: false,
+            concurrency: 1,
+            count: scale(300, 60),
+        },
+        Scenario {
+            name: "compression gzip, 256 KiB JSON",
+            format: Format::V2,
+            method: "GET",
+            path: "/json256k",
+            request_body: vec![],
+            accept_encoding: Some("gzip"),
+            env: vec![("AWS_LWA_ENABLE_COMPRESSION", "true".into())],
+            streaming: false,
+            concurrency: 1,
+            count: scale(300, 60),
+        },
+        Scenario {
+            name: "Managed Instances c8, app sleeps 5 ms",
+            format: Format::V2,
+            method: "GET",
+            path: "/sleep5",
+            request_body: vec![],
+            accept_encoding: None,
+            env: vec![],
+            streaming: false,
+            concurrency: 8,
+            count: scale(2_000, 400),
+        },
+        Scenario {
+            name: "Managed Instances c32, app sleeps 5 ms",
+            format: Format::V2,
+            method: "GET",
+            path: "/sleep5",
+            request_body: vec![],
+            accept_encoding: None,
+            env: vec![],
+            streaming: false,
+            concurrency: 32,
+            count: scale(6_000, 1_000),
+        },
+        Scenario {
+            name: "Managed Instances c64, app sleeps 5 ms",
+            format: Format::V2,
+            method: "GET",
+            path: "/sleep5",
+            request_body: vec![],
+            accept_encoding: None,
+            env: vec![],
+            streaming: false,
+            concurrency: 64,
+            count: scale(10_000, 2_000),
+        },
     ];
 
     for scenario in &scenarios {
         if only.as_deref().is_some_and(|o| !scenario.name.contains(o)) {
             continue;
         }
-        let mut results: Vec<(String, Stats)> = contestants.iter().map(|c| (c.name.to_string(), Stats::default())).collect();
+        let mut results: Vec<(String, Stats)> = contestants
+            .iter()
+            .map(|c| (c.name.to_string(), Stats::default()))
+            .collect();
         let per_round = scenario.count.div_ceil(rounds);
         for round in 0..rounds {
             // Rotate the order so no contestant always runs first.

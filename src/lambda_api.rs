@@ -175,7 +175,7 @@ pub struct RuntimeClient {
 /// What `/next` gave: an invocation, or an event without a request id (which can't be
 /// answered, so it is only logged).
 pub enum Next {
-    Invocation(Invocation),
+    Invocation(Box<Invocation>),
     NoRequestId,
 }
 
@@ -216,7 +216,7 @@ impl RuntimeClient {
                 Vec::new()
             }
         };
-        Ok(Next::Invocation(Invocation::from_headers(request_id, get, event)))
+        Ok(Next::Invocation(Box::new(Invocation::from_headers(request_id, get, event))))
     }
 
     /// Posts a buffered response (compact JSON).
