@@ -77,6 +77,10 @@ pub struct Posted {
     pub error_type: Option<String>,
     /// Set when a stream broke off (a decode error after part of the body, e.g. trailers).
     pub stream_failure: Option<String>,
+    /// `Lambda-Runtime-Deadline-Ms` as handed out.
+    pub deadline_ms: u64,
+    /// Epoch milliseconds when the post began to arrive.
+    pub posted_at_ms: u64,
 }
 
 impl Posted {

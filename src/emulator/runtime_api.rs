@@ -198,11 +198,14 @@ impl Pending {
             body: Vec::new(),
             error_type: None,
             stream_failure: None,
+            deadline_ms: 0,
+            posted_at_ms: 0,
         };
         loop {
             match self.next_delivery()? {
-                Delivery::Started { .. } => {}
+                Delivery::Started { deadline_ms } => posted.deadline_ms = deadline_ms,
                 Delivery::Head { kind, headers, error_type } => {
+                    posted.posted_at_ms = now_ms();
                     posted.kind = kind;
                     posted.headers = headers;
                     posted.error_type = error_type;
@@ -324,6 +327,7 @@ fn accept_loop(server: &Server, shared: &Arc<Shared>) {
     while !shared.shutdown.load(Ordering::SeqCst) {
         let request = match server.recv() {
             Ok(request) => request,
+            Err(_) if shared.shutdown.load(Ordering::SeqCst) => break,
             Err(e) => {
                 eprintln!("lambda-emulator: Runtime API accept failed: {e}");
                 continue;
