@@ -272,12 +272,12 @@ fn relay_stream(request: Request, pending: &mut super::Pending) {
                 Ok(Delivery::End) => return out.write_all(b"0\r\n\r\n").and_then(|()| out.flush()),
                 Ok(Delivery::Failed(why)) => {
                     eprintln!("lambda-emulator: cutting off the streamed response: {why}");
-                    return Ok(());
+                    return cut_off(&mut out);
                 }
                 Ok(_) => {}
                 Err(e) => {
                     eprintln!("lambda-emulator: cutting off the streamed response: {e}");
-                    return Ok(());
+                    return cut_off(&mut out);
                 }
             }
         }
@@ -285,6 +285,14 @@ fn relay_stream(request: Request, pending: &mut super::Pending) {
     if let Err(e) = result {
         eprintln!("lambda-emulator: the client went away during a streamed response: {e}");
     }
+}
+
+/// Ends a chunked response that failed midway with a line that is not a chunk size, so the
+/// client reports an error instead of taking the truncated body as complete. (tiny_http keeps
+/// the connection open, so closing it is not an option.)
+fn cut_off(out: &mut Box<dyn Write + Send>) -> std::io::Result<()> {
+    out.write_all(b"stream-failed\r\n")?;
+    out.flush()
 }
 
 fn has_forbidden_bytes(name: &str, value: &str) -> bool {
