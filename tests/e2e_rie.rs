@@ -35,9 +35,18 @@ fn rie_path() -> PathBuf {
 /// `unshare` ends RIE and everything it started (RIE gives its children process groups of
 /// their own, so a process-group kill would miss them).
 fn unshare_args() -> Vec<&'static str> {
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
     let mut args = if root { vec!["-m"] } else { vec!["-Urm"] };
-    args.extend(["--propagation", "private", "--pid", "--fork", "--kill-child"]);
+    args.extend([
+        "--propagation",
+        "private",
+        "--pid",
+        "--fork",
+        "--kill-child",
+    ]);
     args
 }
 
@@ -45,13 +54,25 @@ fn unshare_args() -> Vec<&'static str> {
 fn unavailable() -> Option<String> {
     let rie = rie_path();
     if !rie.is_file() {
-        return Some(format!("{} not found (run `make test`, which installs it)", rie.display()));
+        return Some(format!(
+            "{} not found (run `make test`, which installs it)",
+            rie.display()
+        ));
     }
-    let probe = Command::new("unshare").args(unshare_args()).arg("true").stderr(Stdio::null()).status();
+    let probe = Command::new("unshare")
+        .args(unshare_args())
+        .arg("true")
+        .stderr(Stdio::null())
+        .status();
     if !probe.is_ok_and(|s| s.success()) {
         return Some("`unshare` cannot create a private mount namespace here".into());
     }
-    if Command::new("python3").arg("--version").stdout(Stdio::null()).status().is_err() {
+    if Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
         return Some("python3 not found".into());
     }
     None
@@ -72,7 +93,11 @@ fn should_run(test: &str) -> bool {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// RIE with the adapter as an extension and the example app as the runtime. Killed, with
@@ -86,7 +111,8 @@ struct Rie {
 
 impl Rie {
     fn start(name: &str, env: &[(&str, &str)]) -> Rie {
-        let work = std::env::temp_dir().join(format!("lambda-adapter-rie-{name}-{}", std::process::id()));
+        let work =
+            std::env::temp_dir().join(format!("lambda-adapter-rie-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&work);
         let extensions = work.join("opt/extensions");
         std::fs::create_dir_all(&extensions).unwrap();
@@ -113,10 +139,20 @@ impl Rie {
         }
         let child = command.spawn().expect("start RIE");
         let invoke_addr = format!("127.0.0.1:{invoke_port}");
-        let rie = Rie { child, invoke_addr, work, log };
+        let rie = Rie {
+            child,
+            invoke_addr,
+            work,
+            log,
+        };
         let until = Instant::now() + Duration::from_secs(15);
         while TcpStream::connect(&rie.invoke_addr).is_err() {
-            assert!(Instant::now() < until, "RIE never listened on {}\n{}", rie.invoke_addr, rie.logs());
+            assert!(
+                Instant::now() < until,
+                "RIE never listened on {}\n{}",
+                rie.invoke_addr,
+                rie.logs()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         rie
@@ -124,14 +160,20 @@ impl Rie {
 
     fn logs(&self) -> String {
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-        format!("--- stdout ---\n{}\n--- stderr ---\n{}", read(&self.log), read(&self.work.join("rie.stderr.log")))
+        format!(
+            "--- stdout ---\n{}\n--- stderr ---\n{}",
+            read(&self.log),
+            read(&self.work.join("rie.stderr.log"))
+        )
     }
 
     /// One invocation through RIE's invoke endpoint; returns the function's response JSON.
     fn invoke(&self, event: &Value) -> Value {
         let body = event.to_string();
         let mut stream = TcpStream::connect(&self.invoke_addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         let head = format!(
             "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
             self.invoke_addr,
@@ -141,13 +183,32 @@ impl Rie {
         stream.write_all(body.as_bytes()).unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
-        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response from RIE");
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("an HTTP response from RIE");
         let head = String::from_utf8_lossy(&raw[..split]).to_string();
-        assert!(head.starts_with("HTTP/1.1 200"), "RIE answered {head}\n{}", self.logs());
+        assert!(
+            head.starts_with("HTTP/1.1 200"),
+            "RIE answered {head}\n{}",
+            self.logs()
+        );
         let body = &raw[split + 4..];
-        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_vec() };
-        serde_json::from_slice(&body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&body), self.logs()))
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_vec()
+        };
+        serde_json::from_slice(&body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}\n{}",
+                String::from_utf8_lossy(&body),
+                self.logs()
+            )
+        })
     }
 }
 
@@ -163,7 +224,8 @@ impl Drop for Rie {
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
     while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
         data = &data[end + 2..];
         if size == 0 || data.len() < size {
             break;
@@ -181,8 +243,11 @@ fn fixture(name: &str) -> Value {
 
 /// The request the example app saw, as its catch-all route describes it.
 fn app_saw(response: &Value) -> Value {
-    let body = response["body"].as_str().unwrap_or_else(|| panic!("no body: {response}"));
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("the app's description is not JSON ({e}): {body}"))
+    let body = response["body"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no body: {response}"));
+    serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("the app's description is not JSON ({e}): {body}"))
 }
 
 #[test]
@@ -196,8 +261,14 @@ fn rie_http_api_v2_events() {
     // AWS's sample event as is: GET / answers the app's greeting.
     let response = rie.invoke(&fixture("example-apigw-v2-request-no-authorizer.json"));
     assert_eq!(response["statusCode"], 200, "{response}\n{}", rie.logs());
-    assert_eq!(response["body"], "Hello from a Python app behind lambda-adapter!\n");
-    assert_eq!(response["headers"]["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        response["body"],
+        "Hello from a Python app behind lambda-adapter!\n"
+    );
+    assert_eq!(
+        response["headers"]["content-type"],
+        "text/plain; charset=utf-8"
+    );
     assert_eq!(response["isBase64Encoded"], false);
 
     // Cookies both ways.
@@ -205,8 +276,14 @@ fn rie_http_api_v2_events() {
     event["rawPath"] = json!("/cookies");
     event["cookies"] = json!(["a=1", "b=2"]);
     let response = rie.invoke(&event);
-    assert_eq!(serde_json::from_str::<Value>(response["body"].as_str().unwrap()).unwrap()["cookie"], "a=1;b=2");
-    assert_eq!(response["cookies"], json!(["flavour=oatmeal; Path=/", "visits=1; HttpOnly"]));
+    assert_eq!(
+        serde_json::from_str::<Value>(response["body"].as_str().unwrap()).unwrap()["cookie"],
+        "a=1;b=2"
+    );
+    assert_eq!(
+        response["cookies"],
+        json!(["flavour=oatmeal; Path=/", "visits=1; HttpOnly"])
+    );
 
     // A JSON POST, and the headers the app saw.
     let mut event = fixture("example-apigw-v2-request-no-authorizer.json");
@@ -219,12 +296,20 @@ fn rie_http_api_v2_events() {
     let echo: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
     assert_eq!(echo["youSent"], json!({"hello": "rie"}));
     let headers = &echo["request"]["headers"];
-    assert_eq!(headers["host"], "aaaaaaaaaa.execute-api.us-west-2.amazonaws.com");
+    assert_eq!(
+        headers["host"],
+        "aaaaaaaaaa.execute-api.us-west-2.amazonaws.com"
+    );
     assert_eq!(headers["x-forwarded-for"], "1.2.3.4");
-    let gateway: Value = serde_json::from_str(headers["x-amzn-request-context"].as_str().unwrap()).unwrap();
+    let gateway: Value =
+        serde_json::from_str(headers["x-amzn-request-context"].as_str().unwrap()).unwrap();
     assert_eq!(gateway["requestId"], "LV7fzho-PHcEJPw=");
-    let lambda: Value = serde_json::from_str(headers["x-amzn-lambda-context"].as_str().unwrap()).unwrap();
-    assert!(!lambda["request_id"].as_str().unwrap().is_empty(), "{lambda}");
+    let lambda: Value =
+        serde_json::from_str(headers["x-amzn-lambda-context"].as_str().unwrap()).unwrap();
+    assert!(
+        !lambda["request_id"].as_str().unwrap().is_empty(),
+        "{lambda}"
+    );
     assert!(lambda["deadline"].as_u64().unwrap() > 0);
 
     // A binary response comes back as base64.
@@ -233,7 +318,9 @@ fn rie_http_api_v2_events() {
     let response = rie.invoke(&event);
     assert_eq!(response["isBase64Encoded"], true, "{response}");
     use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.decode(response["body"].as_str().unwrap()).unwrap();
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(response["body"].as_str().unwrap())
+        .unwrap();
     assert_eq!(body, APP_BINARY);
 
     // An app status passes through.
@@ -255,11 +342,15 @@ fn rie_function_url_event() {
     let saw = app_saw(&response);
     assert_eq!(saw["method"], "GET");
     assert_eq!(saw["path"], "/my/path");
-    assert_eq!(saw["query"], json!({"parameter1": ["value1", "value2"], "parameter2": ["value"]}));
+    assert_eq!(
+        saw["query"],
+        json!({"parameter1": ["value1", "value2"], "parameter2": ["value"]})
+    );
     assert_eq!(saw["headers"]["cookie"], "test=hi");
     assert_eq!(saw["headers"]["host"], "id.lambda-url.eu-west-2.on.aws");
     assert_eq!(saw["headers"]["x-amzn-tls-version"], "TLSv1.2");
-    let gateway: Value = serde_json::from_str(saw["headers"]["x-amzn-request-context"].as_str().unwrap()).unwrap();
+    let gateway: Value =
+        serde_json::from_str(saw["headers"]["x-amzn-request-context"].as_str().unwrap()).unwrap();
     assert_eq!(gateway["requestId"], "MIZRNhJtIAMEMDw=");
     assert_eq!(gateway["domainName"], "id.lambda-url.eu-west-2.on.aws");
 }

@@ -25,8 +25,21 @@ impl EmulatorProcess {
     fn start(source: &str, app_port: u16, app_command: &[&str]) -> EmulatorProcess {
         let listen = format!("127.0.0.1:{}", free_port());
         let child = Command::new(EMULATOR)
-            .args(["--runtime-api", &format!("127.0.0.1:{}", free_port()), "--listen", &listen])
-            .args(["--source", source, "--adapter", ADAPTER, "--timeout", "10", "--"])
+            .args([
+                "--runtime-api",
+                &format!("127.0.0.1:{}", free_port()),
+                "--listen",
+                &listen,
+            ])
+            .args([
+                "--source",
+                source,
+                "--adapter",
+                ADAPTER,
+                "--timeout",
+                "10",
+                "--",
+            ])
             .args(app_command)
             .env("AWS_LWA_PORT", app_port.to_string())
             .stdin(Stdio::null())
@@ -36,7 +49,10 @@ impl EmulatorProcess {
             .unwrap();
         let until = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(&listen).is_err() {
-            assert!(Instant::now() < until, "the front door never listened on {listen}");
+            assert!(
+                Instant::now() < until,
+                "the front door never listened on {listen}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         EmulatorProcess { child, listen }
@@ -53,19 +69,37 @@ impl Drop for EmulatorProcess {
 #[test]
 fn front_door_serves_plain_http_through_the_real_adapter() {
     let app = TestApp::start(|r| match r.target.split('?').next().unwrap() {
-        "/cookies" => Reply::text("cookies").header("Set-Cookie", "a=1; Path=/").header("Set-Cookie", "b=2"),
+        "/cookies" => Reply::text("cookies")
+            .header("Set-Cookie", "a=1; Path=/")
+            .header("Set-Cookie", "b=2"),
         "/binary" => Reply::new(200, "image/png", vec![0x89, 0, 0xff, 0x10]),
         _ => Reply::new(200, "application/json", r.body.clone()),
     });
     let emulator = EmulatorProcess::start("v2", app.port, &["sleep", "600"]);
 
-    let (status, headers, body) = http_request(&emulator.listen, "GET", "/cookies?x=1", &[("Cookie", "c=3; d=4")], b"");
+    let (status, headers, body) = http_request(
+        &emulator.listen,
+        "GET",
+        "/cookies?x=1",
+        &[("Cookie", "c=3; d=4")],
+        b"",
+    );
     assert_eq!(status, 200);
     assert_eq!(body, b"cookies");
-    let set_cookies: Vec<_> = headers.iter().filter(|(n, _)| n == "set-cookie").map(|(_, v)| v.as_str()).collect();
+    let set_cookies: Vec<_> = headers
+        .iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
     assert_eq!(set_cookies, ["a=1; Path=/", "b=2"]);
 
-    let (status, _, body) = http_request(&emulator.listen, "POST", "/echo", &[("Content-Type", "application/json")], br#"{"k":"v"}"#);
+    let (status, _, body) = http_request(
+        &emulator.listen,
+        "POST",
+        "/echo",
+        &[("Content-Type", "application/json")],
+        br#"{"k":"v"}"#,
+    );
     assert_eq!(status, 200);
     assert_eq!(body, br#"{"k":"v"}"#);
 
@@ -74,11 +108,18 @@ fn front_door_serves_plain_http_through_the_real_adapter() {
     assert!(headers.contains(&("content-type".into(), "image/png".into())));
 
     let requests = app.requests();
-    let cookie_request = requests.iter().find(|r| r.target == "/cookies?x=1").unwrap();
+    let cookie_request = requests
+        .iter()
+        .find(|r| r.target == "/cookies?x=1")
+        .unwrap();
     assert_eq!(cookie_request.header("cookie"), Some("c=3;d=4"));
     let echo = requests.iter().find(|r| r.target == "/echo").unwrap();
     assert_eq!(echo.method, "POST");
-    assert!(echo.header("x-amzn-request-context").unwrap().contains("\"routeKey\":\"$default\""));
+    assert!(
+        echo.header("x-amzn-request-context")
+            .unwrap()
+            .contains("\"routeKey\":\"$default\"")
+    );
 }
 
 #[test]
@@ -88,9 +129,20 @@ fn front_door_with_function_url_events() {
     let (status, _, body) = http_request(&emulator.listen, "GET", "/path?q=1", &[], b"");
     assert_eq!(status, 200);
     assert_eq!(body, b"from a function url");
-    let request = app.requests().into_iter().find(|r| r.target == "/path?q=1").unwrap();
-    let context: Value = serde_json::from_str(request.header("x-amzn-request-context").unwrap()).unwrap();
-    assert!(context["domainName"].as_str().unwrap().contains(".lambda-url."), "{context}");
+    let request = app
+        .requests()
+        .into_iter()
+        .find(|r| r.target == "/path?q=1")
+        .unwrap();
+    let context: Value =
+        serde_json::from_str(request.header("x-amzn-request-context").unwrap()).unwrap();
+    assert!(
+        context["domainName"]
+            .as_str()
+            .unwrap()
+            .contains(".lambda-url."),
+        "{context}"
+    );
 }
 
 #[test]
@@ -99,7 +151,14 @@ fn invoke_mode_prints_the_response_and_exits() {
     let event = v2_event("GET", "/once", "").to_string();
     let run = |event: &str| {
         let mut child = Command::new(EMULATOR)
-            .args(["--runtime-api", &format!("127.0.0.1:{}", free_port()), "--adapter", ADAPTER, "--invoke", "-"])
+            .args([
+                "--runtime-api",
+                &format!("127.0.0.1:{}", free_port()),
+                "--adapter",
+                ADAPTER,
+                "--invoke",
+                "-",
+            ])
             .args(["--", "sleep", "600"])
             .env("AWS_LWA_PORT", app.port.to_string())
             .stdin(Stdio::piped())
@@ -107,11 +166,20 @@ fn invoke_mode_prints_the_response_and_exits() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(event.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(event.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     };
     let ok = run(&event);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let response: Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(response["statusCode"], 200);
     assert_eq!(response["body"], "invoked once");
@@ -125,7 +193,9 @@ fn invoke_mode_prints_the_response_and_exits() {
 /// Whether `pid` has ended (gone, or a zombie nobody reaped yet).
 fn ended(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
         Err(_) => true,
     }
 }
@@ -140,7 +210,10 @@ fn killing_the_emulator_stops_the_adapter_and_the_app() {
     let emulator = EmulatorProcess::start("v2", app.port, &["sh", "-c", &script]);
     let until = Instant::now() + Duration::from_secs(10);
     let app_pid: u32 = loop {
-        if let Some(pid) = std::fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse().ok()) {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
             break pid;
         }
         assert!(Instant::now() < until, "the app command never started");
@@ -150,7 +223,10 @@ fn killing_the_emulator_stops_the_adapter_and_the_app() {
     drop(emulator); // SIGKILL: no chance to clean up in-process.
     let until = Instant::now() + Duration::from_secs(10);
     while !ended(app_pid) {
-        assert!(Instant::now() < until, "the app (pid {app_pid}) outlived the emulator");
+        assert!(
+            Instant::now() < until,
+            "the app (pid {app_pid}) outlived the emulator"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -160,9 +236,15 @@ fn killing_the_emulator_stops_the_adapter_and_the_app() {
 
 /// `GET /next` as a function would; returns the request id and the event.
 fn next_invocation(api: &str) -> (String, Value) {
-    let (status, headers, body) = http_request(api, "GET", "/2018-06-01/runtime/invocation/next", &[], b"");
+    let (status, headers, body) =
+        http_request(api, "GET", "/2018-06-01/runtime/invocation/next", &[], b"");
     assert_eq!(status, 200);
-    let id = headers.iter().find(|(n, _)| n == "lambda-runtime-aws-request-id").unwrap().1.clone();
+    let id = headers
+        .iter()
+        .find(|(n, _)| n == "lambda-runtime-aws-request-id")
+        .unwrap()
+        .1
+        .clone();
     (id, serde_json::from_slice(&body).unwrap())
 }
 
@@ -174,15 +256,27 @@ fn post_response(api: &str, id: &str, body: &Value) {
 
 fn front_door(format: EventFormat) -> (RuntimeApi, FrontDoor) {
     let api = RuntimeApi::start("127.0.0.1:0").unwrap();
-    let options = InvokeOptions { timeout: Duration::from_secs(10), queue_wait: Duration::from_secs(10), ..InvokeOptions::default() };
+    let options = InvokeOptions {
+        timeout: Duration::from_secs(10),
+        queue_wait: Duration::from_secs(10),
+        ..InvokeOptions::default()
+    };
     let door = FrontDoor::start("127.0.0.1:0", format, api.invoker(), options).unwrap();
     (api, door)
 }
 
 /// Sends one request through the front door on a thread; the caller plays the function.
-fn request_in_background(door: &FrontDoor, target: &str) -> std::thread::JoinHandle<(u16, Vec<(String, String)>, Vec<u8>)> {
+fn request_in_background(door: &FrontDoor, target: &str) -> std::thread::JoinHandle<HttpReply> {
     let (addr, target) = (door.addr().to_string(), target.to_string());
-    std::thread::spawn(move || http_request(&addr, "GET", &target, &[("X-Multi", "1"), ("X-Multi", "2")], b""))
+    std::thread::spawn(move || {
+        http_request(
+            &addr,
+            "GET",
+            &target,
+            &[("X-Multi", "1"), ("X-Multi", "2")],
+            b"",
+        )
+    })
 }
 
 #[test]
@@ -194,7 +288,10 @@ fn v1_front_door_round_trip() {
     assert_eq!(event["path"], "/items/7");
     assert_eq!(event["requestContext"]["httpMethod"], "GET");
     assert_eq!(event["requestContext"]["requestId"], id.as_str());
-    assert_eq!(event["multiValueQueryStringParameters"]["tag"], json!(["a", "b"]));
+    assert_eq!(
+        event["multiValueQueryStringParameters"]["tag"],
+        json!(["a", "b"])
+    );
     assert_eq!(event["queryStringParameters"]["q"], "hello world");
     assert_eq!(event["multiValueHeaders"]["X-Multi"], json!(["1", "2"]));
     post_response(
@@ -206,7 +303,11 @@ fn v1_front_door_round_trip() {
     assert_eq!(status, 418);
     assert_eq!(body, b"teapot");
     assert!(headers.contains(&("x-one".into(), "1".into())));
-    let two: Vec<_> = headers.iter().filter(|(n, _)| n == "x-two").map(|(_, v)| v.as_str()).collect();
+    let two: Vec<_> = headers
+        .iter()
+        .filter(|(n, _)| n == "x-two")
+        .map(|(_, v)| v.as_str())
+        .collect();
     assert_eq!(two, ["a", "b"]);
 }
 
@@ -215,7 +316,12 @@ fn alb_front_door_round_trip() {
     let (api, door) = front_door(EventFormat::Alb);
     let client = request_in_background(&door, "/lb?key=a%20b");
     let (id, event) = next_invocation(&api.addr().to_string());
-    assert!(event["requestContext"]["elb"]["targetGroupArn"].as_str().unwrap().starts_with("arn:aws:elasticloadbalancing:"));
+    assert!(
+        event["requestContext"]["elb"]["targetGroupArn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:elasticloadbalancing:")
+    );
     assert_eq!(event["httpMethod"], "GET");
     assert_eq!(event["path"], "/lb");
     assert_eq!(event["queryStringParameters"]["key"], "a%20b");
@@ -241,7 +347,9 @@ fn start_stream_post(api: &str, id: &str) -> TcpStream {
 }
 
 fn write_chunk(stream: &mut TcpStream, data: &[u8]) {
-    stream.write_all(format!("{:x}\r\n", data.len()).as_bytes()).unwrap();
+    stream
+        .write_all(format!("{:x}\r\n", data.len()).as_bytes())
+        .unwrap();
     stream.write_all(data).unwrap();
     stream.write_all(b"\r\n").unwrap();
     stream.flush().unwrap();
@@ -252,11 +360,21 @@ fn read_until_contains(client: &mut TcpStream, seen: &mut Vec<u8>, needle: &[u8]
     let until = Instant::now() + Duration::from_secs(10);
     let mut buf = [0u8; 4096];
     while !seen.windows(needle.len()).any(|w| w == needle) {
-        assert!(Instant::now() < until, "never received {:?}; got {:?}", String::from_utf8_lossy(needle), String::from_utf8_lossy(seen));
+        assert!(
+            Instant::now() < until,
+            "never received {:?}; got {:?}",
+            String::from_utf8_lossy(needle),
+            String::from_utf8_lossy(seen)
+        );
         match client.read(&mut buf) {
-            Ok(0) => panic!("the connection closed before {:?}", String::from_utf8_lossy(needle)),
+            Ok(0) => panic!(
+                "the connection closed before {:?}",
+                String::from_utf8_lossy(needle)
+            ),
             Ok(n) => seen.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
             Err(e) => panic!("{e}"),
         }
     }
@@ -267,12 +385,17 @@ fn streamed_responses_are_relayed_as_they_arrive() {
     let (api, door) = front_door(EventFormat::FunctionUrl);
     let api_addr = api.addr().to_string();
     let mut client = TcpStream::connect(door.addr()).unwrap();
-    client.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    client.write_all(b"GET /stream HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    client
+        .write_all(b"GET /stream HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
 
     let (id, _) = next_invocation(&api_addr);
     let mut post = start_stream_post(&api_addr, &id);
-    let mut first = br#"{"statusCode":201,"headers":{"x-streamed":"yes"},"cookies":["s=1"]}"#.to_vec();
+    let mut first =
+        br#"{"statusCode":201,"headers":{"x-streamed":"yes"},"cookies":["s=1"]}"#.to_vec();
     first.extend_from_slice(&[0u8; 8]);
     first.extend_from_slice(b"first part;");
     write_chunk(&mut post, &first);
@@ -296,8 +419,12 @@ fn a_stream_that_fails_midway_is_cut_off_for_the_client() {
     let (api, door) = front_door(EventFormat::FunctionUrl);
     let api_addr = api.addr().to_string();
     let mut client = TcpStream::connect(door.addr()).unwrap();
-    client.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    client.write_all(b"GET /stream HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    client
+        .write_all(b"GET /stream HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
 
     let (id, _) = next_invocation(&api_addr);
     let mut post = start_stream_post(&api_addr, &id);
@@ -316,7 +443,11 @@ fn a_stream_that_fails_midway_is_cut_off_for_the_client() {
     let until = Instant::now() + Duration::from_secs(10);
     let mut buf = [0u8; 1024];
     while !seen.ends_with(b"\r\n") || seen.ends_with(b"partial\r\n") {
-        assert!(Instant::now() < until, "nothing after the partial body: {:?}", String::from_utf8_lossy(&seen));
+        assert!(
+            Instant::now() < until,
+            "nothing after the partial body: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
         match client.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => seen.extend_from_slice(&buf[..n]),
@@ -327,6 +458,12 @@ fn a_stream_that_fails_midway_is_cut_off_for_the_client() {
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     let body_start = seen.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let decoded = std::panic::catch_unwind(|| dechunk(&seen[body_start..]));
-    assert!(decoded.is_err(), "a failed stream decoded as a complete body: {text:?}");
-    assert!(!text.ends_with("0\r\n\r\n"), "a failed stream was delivered as complete: {text:?}");
+    assert!(
+        decoded.is_err(),
+        "a failed stream decoded as a complete body: {text:?}"
+    );
+    assert!(
+        !text.ends_with("0\r\n\r\n"),
+        "a failed stream was delivered as complete: {text:?}"
+    );
 }

@@ -68,16 +68,19 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--timeout" => {
                 let v = value("--timeout")?;
                 let secs = v.parse::<f64>().ok().filter(|s| *s > 0.0 && *s <= 900.0);
-                parsed.timeout = Duration::from_secs_f64(
-                    secs.ok_or_else(|| format!("--timeout {v:?}: expected seconds from 1 to 900"))?,
-                );
+                parsed.timeout =
+                    Duration::from_secs_f64(secs.ok_or_else(|| {
+                        format!("--timeout {v:?}: expected seconds from 1 to 900")
+                    })?);
             }
             "--invoke" => parsed.invoke = Some(value("--invoke")?),
             other => return Err(format!("unknown option {other:?}")),
         }
     }
     if parsed.app.is_empty() {
-        return Err("missing the app command: lambda-emulator [OPTIONS] -- APP_COMMAND [ARGS...]".into());
+        return Err(
+            "missing the app command: lambda-emulator [OPTIONS] -- APP_COMMAND [ARGS...]".into(),
+        );
     }
     Ok(parsed)
 }
@@ -108,17 +111,28 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     let runtime = RuntimeApi::start(&args.runtime_api)?;
     let runtime_addr = runtime.addr().to_string();
     let mut children = process::spawn(&args.adapter, &runtime_addr, &args.app)?;
-    let options = InvokeOptions { timeout: args.timeout, ..InvokeOptions::default() };
+    let options = InvokeOptions {
+        timeout: args.timeout,
+        ..InvokeOptions::default()
+    };
 
     if let Some(file) = &args.invoke {
         let event = read_event(file)?;
-        let posted = runtime.invoke(&event, InvokeOptions { queue_wait: INIT_WAIT, ..options }).map_err(|e| {
-            let mut message = e.to_string();
-            if let Some(exited) = children.exited() {
-                message.push_str(&format!(" ({exited})"));
-            }
-            message
-        })?;
+        let posted = runtime
+            .invoke(
+                &event,
+                InvokeOptions {
+                    queue_wait: INIT_WAIT,
+                    ..options
+                },
+            )
+            .map_err(|e| {
+                let mut message = e.to_string();
+                if let Some(exited) = children.exited() {
+                    message.push_str(&format!(" ({exited})"));
+                }
+                message
+            })?;
         children.stop();
         let mut stdout = std::io::stdout();
         return Ok(match posted.kind {
@@ -127,11 +141,15 @@ fn run(args: &Args) -> Result<ExitCode, String> {
                 ExitCode::FAILURE
             }
             PostKind::Response => {
-                let _ = stdout.write_all(&posted.body).and_then(|()| stdout.write_all(b"\n"));
+                let _ = stdout
+                    .write_all(&posted.body)
+                    .and_then(|()| stdout.write_all(b"\n"));
                 ExitCode::SUCCESS
             }
             PostKind::Streamed => {
-                let body = posted.stream_parts().map_or(&posted.body[..], |(_, body)| body);
+                let body = posted
+                    .stream_parts()
+                    .map_or(&posted.body[..], |(_, body)| body);
                 let _ = stdout.write_all(body);
                 if let Some(failure) = &posted.stream_failure {
                     eprintln!("{failure}");
@@ -144,7 +162,10 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     }
 
     // Requests may queue while the app starts; give them the init time plus the timeout.
-    let door_options = InvokeOptions { queue_wait: INIT_WAIT + args.timeout, ..options };
+    let door_options = InvokeOptions {
+        queue_wait: INIT_WAIT + args.timeout,
+        ..options
+    };
     let door = FrontDoor::start(&args.listen, args.source, runtime.invoker(), door_options)?;
     eprintln!(
         "lambda-emulator: front door http://{} ({:?} events) -> Runtime API {} -> adapter -> app",
@@ -166,7 +187,9 @@ fn run(args: &Args) -> Result<ExitCode, String> {
 fn read_event(file: &str) -> Result<Vec<u8>, String> {
     let mut event = Vec::new();
     if file == "-" {
-        std::io::stdin().read_to_end(&mut event).map_err(|e| format!("reading the event from stdin failed: {e}"))?;
+        std::io::stdin()
+            .read_to_end(&mut event)
+            .map_err(|e| format!("reading the event from stdin failed: {e}"))?;
     } else {
         event = std::fs::read(file).map_err(|e| format!("reading the event {file} failed: {e}"))?;
     }

@@ -28,7 +28,9 @@ impl std::str::FromStr for EventFormat {
             "url" => Ok(EventFormat::FunctionUrl),
             "v1" => Ok(EventFormat::V1),
             "alb" => Ok(EventFormat::Alb),
-            _ => Err(format!("unknown event source {s:?}: expected v2, url, v1 or alb")),
+            _ => Err(format!(
+                "unknown event source {s:?}: expected v2, url, v1 or alb"
+            )),
         }
     }
 }
@@ -47,7 +49,9 @@ pub struct PlainRequest {
 
 impl PlainRequest {
     fn path(&self) -> &str {
-        self.target.split_once('?').map_or(self.target.as_str(), |(p, _)| p)
+        self.target
+            .split_once('?')
+            .map_or(self.target.as_str(), |(p, _)| p)
     }
 
     fn raw_query(&self) -> &str {
@@ -55,7 +59,10 @@ impl PlainRequest {
     }
 
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     fn host(&self) -> String {
@@ -79,12 +86,25 @@ impl PlainRequest {
 fn is_text_type(content_type: &str) -> bool {
     let ct = content_type.to_ascii_lowercase();
     ct.starts_with("text/")
-        || ["json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "graphql"].iter().any(|t| ct.contains(t))
+        || [
+            "json",
+            "xml",
+            "javascript",
+            "x-www-form-urlencoded",
+            "yaml",
+            "graphql",
+        ]
+        .iter()
+        .any(|t| ct.contains(t))
 }
 
 /// `(name, value)` pairs of a raw query, percent-decoded (`+` as space, as API Gateway does).
 fn decoded_query(raw: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().to_string();
+    let decode = |s: &str| {
+        percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .to_string()
+    };
     raw.split('&')
         .filter(|part| !part.is_empty())
         .map(|part| match part.split_once('=') {
@@ -137,7 +157,9 @@ fn joined_lowercase_headers(headers: &[(String, String)]) -> Map<String, Value> 
 
 /// `dd/Mon/yyyy:HH:MM:SS +0000` for `epoch_ms`.
 pub fn request_time(epoch_ms: u64) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let secs = epoch_ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -151,7 +173,12 @@ pub fn request_time(epoch_ms: u64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     let month_name = MONTHS.get((month - 1) as usize).copied().unwrap_or("Jan");
-    format!("{day:02}/{month_name}/{year}:{:02}:{:02}:{:02} +0000", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{day:02}/{month_name}/{year}:{:02}:{:02}:{:02} +0000",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// The event JSON for `request`; `request_id` goes into `requestContext.requestId`.
@@ -169,18 +196,30 @@ fn v2_event(request: &PlainRequest, request_id: &str, function_url: bool) -> Val
     let now = super::now_ms();
     let host = request.host();
     let (api_id, domain_name) = if function_url {
-        ("emulatedurlid".to_string(), "emulatedurlid.lambda-url.us-east-1.on.aws".to_string())
+        (
+            "emulatedurlid".to_string(),
+            "emulatedurlid.lambda-url.us-east-1.on.aws".to_string(),
+        )
     } else {
         ("emulatedapi".to_string(), host.clone())
     };
     let domain_prefix = domain_name.split('.').next().unwrap_or("").to_string();
-    let headers: Vec<(String, String)> =
-        request.headers.iter().filter(|(n, _)| !n.eq_ignore_ascii_case("cookie")).cloned().collect();
+    let headers: Vec<(String, String)> = request
+        .headers
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("cookie"))
+        .cloned()
+        .collect();
     let cookies: Vec<String> = request
         .headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-        .flat_map(|(_, v)| v.split(';').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect::<Vec<_>>())
+        .flat_map(|(_, v)| {
+            v.split(';')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect::<Vec<_>>()
+        })
         .collect();
     let mut event = Map::new();
     event.insert("version".into(), json!("2.0"));
@@ -190,7 +229,10 @@ fn v2_event(request: &PlainRequest, request_id: &str, function_url: bool) -> Val
     if !cookies.is_empty() {
         event.insert("cookies".into(), json!(cookies));
     }
-    event.insert("headers".into(), Value::Object(joined_lowercase_headers(&headers)));
+    event.insert(
+        "headers".into(),
+        Value::Object(joined_lowercase_headers(&headers)),
+    );
     let query = decoded_query(request.raw_query());
     if !query.is_empty() {
         let mut params = Map::new();
@@ -237,7 +279,13 @@ fn v1_event(request: &PlainRequest, request_id: &str) -> Value {
     let (headers, multi_headers) = single_and_multi(&request.headers);
     let query = decoded_query(request.raw_query());
     let (query_single, query_multi) = single_and_multi(&query);
-    let or_null = |map: Map<String, Value>| if map.is_empty() { Value::Null } else { Value::Object(map) };
+    let or_null = |map: Map<String, Value>| {
+        if map.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(map)
+        }
+    };
     let path = request.path();
     let (body, base64) = request.event_body();
     json!({
@@ -275,8 +323,10 @@ fn v1_event(request: &PlainRequest, request_id: &str) -> Value {
 
 fn alb_event(request: &PlainRequest) -> Value {
     let headers = joined_lowercase_headers(&request.headers);
-    let query: Map<String, Value> =
-        raw_query_pairs(request.raw_query()).into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+    let query: Map<String, Value> = raw_query_pairs(request.raw_query())
+        .into_iter()
+        .map(|(k, v)| (k, Value::from(v)))
+        .collect();
     let (body, base64) = request.event_body();
     json!({
         "requestContext": {
@@ -337,7 +387,12 @@ mod tests {
     #[test]
     fn function_url_event_names_a_lambda_url_domain() {
         let e = event(EventFormat::FunctionUrl, &request());
-        assert!(e["requestContext"]["domainName"].as_str().unwrap().ends_with(".lambda-url.us-east-1.on.aws"));
+        assert!(
+            e["requestContext"]["domainName"]
+                .as_str()
+                .unwrap()
+                .ends_with(".lambda-url.us-east-1.on.aws")
+        );
         assert_eq!(e["requestContext"]["http"]["path"], "/a/b");
     }
 
@@ -367,18 +422,28 @@ mod tests {
     fn binary_bodies_are_base64() {
         let mut r = request();
         r.headers.retain(|(n, _)| n != "Content-Type");
-        r.headers.push(("Content-Type".into(), "application/octet-stream".into()));
+        r.headers
+            .push(("Content-Type".into(), "application/octet-stream".into()));
         r.body = vec![0, 159, 146, 150, 255];
         for format in [EventFormat::V2, EventFormat::V1, EventFormat::Alb] {
             let e = event(format, &r);
             assert_eq!(e["isBase64Encoded"], true, "{format:?}");
-            assert_eq!(STANDARD.decode(e["body"].as_str().unwrap()).unwrap(), r.body);
+            assert_eq!(
+                STANDARD.decode(e["body"].as_str().unwrap()).unwrap(),
+                r.body
+            );
         }
     }
 
     #[test]
     fn request_time_is_the_api_gateway_format() {
-        assert_eq!(request_time(1_587_481_701_067), "21/Apr/2020:15:08:21 +0000");
-        assert_eq!(request_time(1_673_437_534_837), "11/Jan/2023:11:45:34 +0000");
+        assert_eq!(
+            request_time(1_587_481_701_067),
+            "21/Apr/2020:15:08:21 +0000"
+        );
+        assert_eq!(
+            request_time(1_673_437_534_837),
+            "11/Jan/2023:11:45:34 +0000"
+        );
     }
 }

@@ -22,7 +22,12 @@ const MAX_REQUEST_BYTES: u64 = 6 * 1024 * 1024;
 /// Largest streamed prelude accepted before giving up on finding its end.
 const MAX_PRELUDE_BYTES: usize = 1024 * 1024;
 /// Response headers the front door frames itself.
-const FRAMING_HEADERS: [&str; 4] = ["content-length", "transfer-encoding", "connection", "keep-alive"];
+const FRAMING_HEADERS: [&str; 4] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+];
 
 /// An HTTP response rebuilt from the function's response JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,9 +47,18 @@ pub struct FrontDoor {
 
 impl FrontDoor {
     /// Serves on `listen`; each request becomes one invocation through `invoker`.
-    pub fn start(listen: &str, format: EventFormat, invoker: Invoker, options: InvokeOptions) -> Result<FrontDoor, String> {
-        let server = Server::http(listen).map_err(|e| format!("cannot serve the front door on {listen}: {e}"))?;
-        let addr = server.server_addr().to_ip().ok_or_else(|| format!("the front door on {listen} has no IP address"))?;
+    pub fn start(
+        listen: &str,
+        format: EventFormat,
+        invoker: Invoker,
+        options: InvokeOptions,
+    ) -> Result<FrontDoor, String> {
+        let server = Server::http(listen)
+            .map_err(|e| format!("cannot serve the front door on {listen}: {e}"))?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| format!("the front door on {listen} has no IP address"))?;
         let server = Arc::new(server);
         let stop = Arc::new(AtomicBool::new(false));
         let accept = {
@@ -65,7 +79,12 @@ impl FrontDoor {
                 })
                 .map_err(|e| format!("cannot start the front door thread: {e}"))?
         };
-        Ok(FrontDoor { addr, server, stop, accept: Some(accept) })
+        Ok(FrontDoor {
+            addr,
+            server,
+            stop,
+            accept: Some(accept),
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -96,15 +115,28 @@ fn plain_request(request: &mut Request) -> Result<PlainRequest, String> {
         headers: request
             .headers()
             .iter()
-            .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_string(),
+                    h.value.as_str().to_string(),
+                )
+            })
             .collect(),
         body,
-        source_ip: request.remote_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "127.0.0.1".into()),
+        source_ip: request
+            .remote_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "127.0.0.1".into()),
     })
 }
 
 fn text_response(request: Request, status: u16, message: &str) {
-    respond(request, status, &[("Content-Type", "text/plain; charset=utf-8")], message.as_bytes());
+    respond(
+        request,
+        status,
+        &[("Content-Type", "text/plain; charset=utf-8")],
+        message.as_bytes(),
+    );
 }
 
 fn serve(mut request: Request, format: EventFormat, invoker: &Invoker, options: InvokeOptions) {
@@ -114,7 +146,13 @@ fn serve(mut request: Request, format: EventFormat, invoker: &Invoker, options: 
     };
     let request_id = new_id();
     let event = build_event(format, &plain, &request_id);
-    let mut pending = invoker.submit(event, InvokeOptions { request_id: Some(request_id), ..options });
+    let mut pending = invoker.submit(
+        event,
+        InvokeOptions {
+            request_id: Some(request_id),
+            ..options
+        },
+    );
 
     let mut kind = PostKind::Response;
     let mut body = Vec::new();
@@ -130,13 +168,26 @@ fn serve(mut request: Request, format: EventFormat, invoker: &Invoker, options: 
             Ok(Delivery::Chunk(data)) => body.extend_from_slice(&data),
             Ok(Delivery::End) => break,
             Ok(Delivery::Failed(why)) => return text_response(request, 502, &why),
-            Err(e @ InvokeError::NotPickedUp(_)) => return text_response(request, 503, &e.to_string()),
+            Err(e @ InvokeError::NotPickedUp(_)) => {
+                return text_response(request, 503, &e.to_string());
+            }
             Err(e) => return text_response(request, 504, &e.to_string()),
         }
     }
     if kind == PostKind::Error {
-        eprintln!("lambda-emulator: the function reported an error: {}", String::from_utf8_lossy(&body));
-        return respond(request, 502, &[("Content-Type", "application/json"), ("X-Amz-Function-Error", "Unhandled")], &body);
+        eprintln!(
+            "lambda-emulator: the function reported an error: {}",
+            String::from_utf8_lossy(&body)
+        );
+        return respond(
+            request,
+            502,
+            &[
+                ("Content-Type", "application/json"),
+                ("X-Amz-Function-Error", "Unhandled"),
+            ],
+            &body,
+        );
     }
     match http_response(format, &body) {
         Ok(response) => write_response(request, &response),
@@ -159,7 +210,8 @@ fn write_response(request: Request, response: &HttpResponse) {
 
 /// Rebuilds the HTTP response from a buffered response document.
 pub fn http_response(format: EventFormat, json: &[u8]) -> Result<HttpResponse, String> {
-    let value: Value = serde_json::from_slice(json).map_err(|e| format!("the function's response is not JSON: {e}"))?;
+    let value: Value = serde_json::from_slice(json)
+        .map_err(|e| format!("the function's response is not JSON: {e}"))?;
     let structured = value.as_object().filter(|o| o.contains_key("statusCode"));
     let Some(object) = structured else {
         return match format {
@@ -181,7 +233,12 @@ pub fn http_response(format: EventFormat, json: &[u8]) -> Result<HttpResponse, S
     }
     .and_then(|s| u16::try_from(s).ok())
     .filter(|s| (100..=599).contains(s))
-    .ok_or_else(|| format!("Malformed Lambda proxy response: invalid statusCode {:?}", object.get("statusCode")))?;
+    .ok_or_else(|| {
+        format!(
+            "Malformed Lambda proxy response: invalid statusCode {:?}",
+            object.get("statusCode")
+        )
+    })?;
 
     let mut headers = Vec::new();
     let multi = object.get("multiValueHeaders").and_then(Value::as_object);
@@ -190,13 +247,23 @@ pub fn http_response(format: EventFormat, json: &[u8]) -> Result<HttpResponse, S
             headers.push((name.clone(), scalar(value)));
         }
     }
-    for (name, value) in object.get("headers").and_then(Value::as_object).into_iter().flatten() {
+    for (name, value) in object
+        .get("headers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         let in_multi = multi.is_some_and(|m| m.keys().any(|k| k.eq_ignore_ascii_case(name)));
         if !in_multi && !value.is_null() {
             headers.push((name.clone(), scalar(value)));
         }
     }
-    for cookie in object.get("cookies").and_then(Value::as_array).into_iter().flatten() {
+    for cookie in object
+        .get("cookies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         headers.push(("set-cookie".into(), scalar(cookie)));
     }
     let body_text = match object.get("body") {
@@ -204,12 +271,22 @@ pub fn http_response(format: EventFormat, json: &[u8]) -> Result<HttpResponse, S
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
     };
-    let body = if object.get("isBase64Encoded").and_then(Value::as_bool).unwrap_or(false) {
-        STANDARD.decode(body_text.as_bytes()).map_err(|e| format!("the response body is not valid base64: {e}"))?
+    let body = if object
+        .get("isBase64Encoded")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        STANDARD
+            .decode(body_text.as_bytes())
+            .map_err(|e| format!("the response body is not valid base64: {e}"))?
     } else {
         body_text.into_bytes()
     };
-    Ok(HttpResponse { status, headers, body })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn scalar(value: &Value) -> String {
@@ -230,7 +307,14 @@ fn relay_stream(request: Request, pending: &mut super::Pending) {
         }
         if ended || buffered.len() > MAX_PRELUDE_BYTES {
             // No separator: Lambda treats the whole stream as a 200 body.
-            break (Ok(HttpResponse { status: 200, headers: Vec::new(), body: Vec::new() }), std::mem::take(&mut buffered));
+            break (
+                Ok(HttpResponse {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                }),
+                std::mem::take(&mut buffered),
+            );
         }
         match pending.next_delivery() {
             Ok(Delivery::Chunk(data)) => buffered.extend_from_slice(&data),
@@ -247,7 +331,9 @@ fn relay_stream(request: Request, pending: &mut super::Pending) {
     let mut out = request.into_writer();
     let mut wire = format!("HTTP/1.1 {} {}\r\n", head.status, reason(head.status));
     for (name, value) in &head.headers {
-        if !FRAMING_HEADERS.contains(&name.to_ascii_lowercase().as_str()) && !has_forbidden_bytes(name, value) {
+        if !FRAMING_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+            && !has_forbidden_bytes(name, value)
+        {
             wire.push_str(&format!("{name}: {value}\r\n"));
         }
     }
@@ -296,13 +382,15 @@ fn cut_off(out: &mut Box<dyn Write + Send>) -> std::io::Result<()> {
 }
 
 fn has_forbidden_bytes(name: &str, value: &str) -> bool {
-    name.bytes().chain(value.bytes()).any(|b| b == b'\r' || b == b'\n' || b == 0)
+    name.bytes()
+        .chain(value.bytes())
+        .any(|b| b == b'\r' || b == b'\n' || b == 0)
 }
 
 /// The status, headers and cookies of a streamed response's prelude.
 fn prelude_response(prelude: &[u8]) -> Result<HttpResponse, String> {
-    let value: Value =
-        serde_json::from_slice(prelude).map_err(|e| format!("the streamed response prelude is not JSON: {e}"))?;
+    let value: Value = serde_json::from_slice(prelude)
+        .map_err(|e| format!("the streamed response prelude is not JSON: {e}"))?;
     let status = value
         .get("statusCode")
         .and_then(Value::as_u64)
@@ -310,18 +398,37 @@ fn prelude_response(prelude: &[u8]) -> Result<HttpResponse, String> {
         .filter(|s| (100..=599).contains(s))
         .unwrap_or(200);
     let mut headers = Vec::new();
-    for (name, value) in value.get("headers").and_then(Value::as_object).into_iter().flatten() {
+    for (name, value) in value
+        .get("headers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         headers.push((name.clone(), scalar(value)));
     }
-    for (name, values) in value.get("multiValueHeaders").and_then(Value::as_object).into_iter().flatten() {
+    for (name, values) in value
+        .get("multiValueHeaders")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         for value in values.as_array().into_iter().flatten() {
             headers.push((name.clone(), scalar(value)));
         }
     }
-    for cookie in value.get("cookies").and_then(Value::as_array).into_iter().flatten() {
+    for cookie in value
+        .get("cookies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         headers.push(("set-cookie".into(), scalar(cookie)));
     }
-    Ok(HttpResponse { status, headers, body: Vec::new() })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: Vec::new(),
+    })
 }
 
 fn reason(status: u16) -> &'static str {
@@ -354,7 +461,10 @@ mod tests {
         let r = http_response(EventFormat::V2, json).unwrap();
         assert_eq!(r.status, 201);
         assert_eq!(r.body, vec![0, 1, 2]);
-        assert!(r.headers.contains(&("set-cookie".into(), "b=2; Path=/".into())));
+        assert!(
+            r.headers
+                .contains(&("set-cookie".into(), "b=2; Path=/".into()))
+        );
         assert!(r.headers.contains(&("x-a".into(), "1, 2".into())));
     }
 
@@ -370,7 +480,12 @@ mod tests {
     fn v1_multi_value_headers_win() {
         let json = br#"{"statusCode":200,"headers":{"x-a":"single","x-b":"b"},"multiValueHeaders":{"x-a":["1","2"]},"body":"hi"}"#;
         let r = http_response(EventFormat::V1, json).unwrap();
-        let a: Vec<_> = r.headers.iter().filter(|(n, _)| n == "x-a").map(|(_, v)| v.as_str()).collect();
+        let a: Vec<_> = r
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "x-a")
+            .map(|(_, v)| v.as_str())
+            .collect();
         assert_eq!(a, ["1", "2"]);
         assert!(r.headers.contains(&("x-b".into(), "b".into())));
         assert_eq!(r.body, b"hi");
@@ -378,8 +493,15 @@ mod tests {
 
     #[test]
     fn prelude_gives_status_headers_and_cookies() {
-        let r = prelude_response(br#"{"statusCode":206,"headers":{"x-a":"1"},"cookies":["c=3"]}"#).unwrap();
+        let r = prelude_response(br#"{"statusCode":206,"headers":{"x-a":"1"},"cookies":["c=3"]}"#)
+            .unwrap();
         assert_eq!(r.status, 206);
-        assert_eq!(r.headers, vec![("x-a".into(), "1".into()), ("set-cookie".into(), "c=3".into())]);
+        assert_eq!(
+            r.headers,
+            vec![
+                ("x-a".into(), "1".into()),
+                ("set-cookie".into(), "c=3".into())
+            ]
+        );
     }
 }

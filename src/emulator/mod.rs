@@ -91,7 +91,10 @@ impl Posted {
 
     /// A request header of the post by lowercase name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A streamed body split into its prelude JSON and the HTTP body.
@@ -106,17 +109,23 @@ pub const PRELUDE_SEPARATOR: [u8; 8] = [0; 8];
 
 /// Splits `prelude JSON, 8 NUL bytes, body`; `None` until the separator is there.
 pub fn split_prelude(data: &[u8]) -> Option<(&[u8], &[u8])> {
-    let at = data.windows(PRELUDE_SEPARATOR.len()).position(|w| w == PRELUDE_SEPARATOR)?;
+    let at = data
+        .windows(PRELUDE_SEPARATOR.len())
+        .position(|w| w == PRELUDE_SEPARATOR)?;
     Some((data.get(..at)?, data.get(at + PRELUDE_SEPARATOR.len()..)?))
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(1);
 
 fn entropy() -> u128 {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed) as u128;
     // Mixed so that ids made in the same nanosecond still differ in many digits.
-    (nanos ^ (n << 64) ^ ((std::process::id() as u128) << 96)).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
+    (nanos ^ (n << 64) ^ ((std::process::id() as u128) << 96))
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
 }
 
 /// A fresh UUID-shaped identifier (request ids, extension ids).
@@ -135,11 +144,22 @@ pub fn new_id() -> String {
 /// A fresh X-Ray trace header value.
 pub fn new_trace_id() -> String {
     let x = entropy();
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    format!("Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0", secs as u32, x >> 32, x as u64)
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!(
+        "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0",
+        secs as u32,
+        x >> 32,
+        x as u64
+    )
 }
 
 /// Epoch milliseconds now.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

@@ -34,7 +34,10 @@ pub struct Children {
 
 fn command(program: &str, args: &[String], runtime_api: &str) -> Command {
     let mut command = Command::new(program);
-    command.args(args).env("AWS_LAMBDA_RUNTIME_API", runtime_api).process_group(0);
+    command
+        .args(args)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .process_group(0);
     for (name, value) in FUNCTION_DEFAULTS {
         if std::env::var_os(name).is_none() {
             command.env(name, value);
@@ -62,8 +65,15 @@ pub fn spawn(adapter: &Path, runtime_api: &str, app: &[String]) -> Result<Childr
             return Err(format!("cannot start the app {program:?}: {e}"));
         }
     };
-    let mut children = Children { adapter, app, watchdog: None };
-    let groups = [children.adapter.id().to_string(), children.app.id().to_string()];
+    let mut children = Children {
+        adapter,
+        app,
+        watchdog: None,
+    };
+    let groups = [
+        children.adapter.id().to_string(),
+        children.app.id().to_string(),
+    ];
     let watchdog = Command::new("sh")
         .arg("-c")
         .arg(WATCHDOG)
@@ -81,7 +91,9 @@ pub fn spawn(adapter: &Path, runtime_api: &str, app: &[String]) -> Result<Childr
             }
         }
         // Without it the children are still stopped on a normal exit (Drop).
-        Err(e) => eprintln!("lambda-emulator: cannot start the watchdog (children may outlive a killed emulator): {e}"),
+        Err(e) => eprintln!(
+            "lambda-emulator: cannot start the watchdog (children may outlive a killed emulator): {e}"
+        ),
     }
     Ok(children)
 }

@@ -34,7 +34,11 @@ pub enum Delivery {
     /// A `/next` poll handed the invocation out.
     Started { deadline_ms: u64 },
     /// The adapter began its post.
-    Head { kind: PostKind, headers: Vec<(String, String)>, error_type: Option<String> },
+    Head {
+        kind: PostKind,
+        headers: Vec<(String, String)>,
+        error_type: Option<String>,
+    },
     /// Part of the posted body.
     Chunk(Vec<u8>),
     /// The post is complete.
@@ -63,7 +67,9 @@ impl std::fmt::Display for InvokeError {
                 "the function did not poll /next within {} s (is the adapter running and the app ready?)",
                 d.as_secs_f64()
             ),
-            InvokeError::TimedOut(d) => write!(f, "Task timed out after {:.2} seconds", d.as_secs_f64()),
+            InvokeError::TimedOut(d) => {
+                write!(f, "Task timed out after {:.2} seconds", d.as_secs_f64())
+            }
             InvokeError::Closed => f.write_str("the emulator shut down"),
         }
     }
@@ -204,7 +210,11 @@ impl Pending {
         loop {
             match self.next_delivery()? {
                 Delivery::Started { deadline_ms } => posted.deadline_ms = deadline_ms,
-                Delivery::Head { kind, headers, error_type } => {
+                Delivery::Head {
+                    kind,
+                    headers,
+                    error_type,
+                } => {
                     posted.posted_at_ms = now_ms();
                     posted.kind = kind;
                     posted.headers = headers;
@@ -244,7 +254,8 @@ pub struct RuntimeApi {
 impl RuntimeApi {
     /// Serves on `addr` (`127.0.0.1:0` picks a free port).
     pub fn start(addr: &str) -> Result<RuntimeApi, String> {
-        let server = Server::http(addr).map_err(|e| format!("cannot serve the Runtime API on {addr}: {e}"))?;
+        let server = Server::http(addr)
+            .map_err(|e| format!("cannot serve the Runtime API on {addr}: {e}"))?;
         let addr = server
             .server_addr()
             .to_ip()
@@ -260,7 +271,8 @@ impl RuntimeApi {
             shutdown: AtomicBool::new(false),
             function_arn: format!(
                 "arn:aws:lambda:us-east-1:123456789012:function:{}",
-                std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "emulated-function".into())
+                std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                    .unwrap_or_else(|_| "emulated-function".into())
             ),
         });
         let server = Arc::new(server);
@@ -272,7 +284,12 @@ impl RuntimeApi {
                 .spawn(move || accept_loop(&server, &shared))
                 .map_err(|e| format!("cannot start the Runtime API thread: {e}"))?
         };
-        Ok(RuntimeApi { addr, invoker: Invoker { shared }, server, accept: Some(accept) })
+        Ok(RuntimeApi {
+            addr,
+            invoker: Invoker { shared },
+            server,
+            accept: Some(accept),
+        })
     }
 
     /// The address to put in `AWS_LAMBDA_RUNTIME_API`.
@@ -334,7 +351,9 @@ fn accept_loop(server: &Server, shared: &Arc<Shared>) {
             }
         };
         let shared = shared.clone();
-        let spawned = std::thread::Builder::new().name("runtime-api-request".into()).spawn(move || route(request, &shared));
+        let spawned = std::thread::Builder::new()
+            .name("runtime-api-request".into())
+            .spawn(move || route(request, &shared));
         if let Err(e) = spawned {
             eprintln!("lambda-emulator: cannot start a Runtime API request thread: {e}");
         }
@@ -354,7 +373,12 @@ pub(crate) fn headers_of(request: &Request) -> Vec<(String, String)> {
     request
         .headers()
         .iter()
-        .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_string()))
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_ascii_lowercase(),
+                h.value.as_str().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -371,7 +395,12 @@ pub(crate) fn respond(request: Request, status: u16, headers: &[(&str, &str)], b
 }
 
 fn respond_json(request: Request, status: u16, body: &serde_json::Value) {
-    respond(request, status, &[("Content-Type", "application/json")], body.to_string().as_bytes());
+    respond(
+        request,
+        status,
+        &[("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    );
 }
 
 fn error_body(error_type: &str, message: &str) -> serde_json::Value {
@@ -384,7 +413,12 @@ fn route(mut request: Request, shared: &Shared) {
     match (method.as_str(), path.as_str()) {
         ("POST", "/2020-01-01/extension/register") => register(request, shared),
         ("GET", "/2020-01-01/extension/event/next") => extension_next(request, shared),
-        ("POST", "/2020-01-01/extension/init/error" | "/2020-01-01/extension/exit/error" | "/2018-06-01/runtime/init/error") => {
+        (
+            "POST",
+            "/2020-01-01/extension/init/error"
+            | "/2020-01-01/extension/exit/error"
+            | "/2018-06-01/runtime/init/error",
+        ) => {
             let mut body = String::new();
             let _ = request.as_reader().take(1 << 20).read_to_string(&mut body);
             lock(&shared.init_errors).push(InitError {
@@ -406,7 +440,11 @@ fn route(mut request: Request, shared: &Shared) {
                     let what = what.to_string();
                     post(request, shared, &id, &what);
                 }
-                _ => respond_json(request, 404, &error_body("NotFound", "unknown invocation endpoint")),
+                _ => respond_json(
+                    request,
+                    404,
+                    &error_body("NotFound", "unknown invocation endpoint"),
+                ),
             }
         }
         _ => {
@@ -421,11 +459,19 @@ fn register(mut request: Request, shared: &Shared) {
     let _ = request.as_reader().take(1 << 20).read_to_string(&mut body);
     let name = header_value(&request, "Lambda-Extension-Name").unwrap_or_default();
     if name.is_empty() {
-        respond_json(request, 400, &error_body("InvalidRequest", "missing Lambda-Extension-Name"));
+        respond_json(
+            request,
+            400,
+            &error_body("InvalidRequest", "missing Lambda-Extension-Name"),
+        );
         return;
     }
     let id = new_id();
-    lock(&shared.registrations).push(Registration { name, id: id.clone(), body });
+    lock(&shared.registrations).push(Registration {
+        name,
+        id: id.clone(),
+        body,
+    });
     let answer = serde_json::json!({
         "functionName": std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "emulated-function".into()),
         "functionVersion": "$LATEST",
@@ -434,7 +480,10 @@ fn register(mut request: Request, shared: &Shared) {
     respond(
         request,
         200,
-        &[("Lambda-Extension-Identifier", id.as_str()), ("Content-Type", "application/json")],
+        &[
+            ("Lambda-Extension-Identifier", id.as_str()),
+            ("Content-Type", "application/json"),
+        ],
         answer.to_string().as_bytes(),
     );
 }
@@ -453,7 +502,11 @@ fn runtime_next(request: Request, shared: &Shared) {
     let queued = loop {
         if shared.shutdown.load(Ordering::SeqCst) {
             // The adapter retries a failed poll; there is nothing left to hand out.
-            respond_json(request, 500, &error_body("ServiceException", "the emulator is shutting down"));
+            respond_json(
+                request,
+                500,
+                &error_body("ServiceException", "the emulator is shutting down"),
+            );
             return;
         }
         match shared.queue_rx.recv_timeout(POLL_SLICE) {
@@ -466,7 +519,9 @@ fn runtime_next(request: Request, shared: &Shared) {
     let deadline_ms = now_ms() + options.timeout.as_millis() as u64;
     let trace_id = options.trace_id.clone().unwrap_or_else(new_trace_id);
     lock(&shared.in_flight).insert(queued.request_id.clone(), queued.deliveries.clone());
-    let _ = queued.deliveries.send(super::runtime_api::Delivery::Started { deadline_ms });
+    let _ = queued
+        .deliveries
+        .send(super::runtime_api::Delivery::Started { deadline_ms });
 
     let deadline = deadline_ms.to_string();
     let mut headers: Vec<(&str, &str)> = vec![
@@ -490,7 +545,8 @@ fn runtime_next(request: Request, shared: &Shared) {
 
 fn post(mut request: Request, shared: &Shared, id: &str, what: &str) {
     let Some(deliveries) = lock(&shared.in_flight).remove(id) else {
-        let message = format!("invocation {id} is not in flight (already answered, timed out or unknown)");
+        let message =
+            format!("invocation {id} is not in flight (already answered, timed out or unknown)");
         eprintln!("lambda-emulator: rejected a post: {message}");
         respond_json(request, 410, &error_body("InvalidRequestID", &message));
         return;
@@ -501,13 +557,24 @@ fn post(mut request: Request, shared: &Shared, id: &str, what: &str) {
     if what == "error" {
         let error_type = header_value(&request, "Lambda-Runtime-Function-Error-Type");
         let mut body = Vec::new();
-        let _ = request.as_reader().take(MAX_RESPONSE_BYTES as u64).read_to_end(&mut body);
-        let _ = deliveries.send(Delivery::Head { kind: PostKind::Error, headers, error_type });
+        let _ = request
+            .as_reader()
+            .take(MAX_RESPONSE_BYTES as u64)
+            .read_to_end(&mut body);
+        let _ = deliveries.send(Delivery::Head {
+            kind: PostKind::Error,
+            headers,
+            error_type,
+        });
         let _ = deliveries.send(Delivery::Chunk(body));
         let _ = deliveries.send(Delivery::End);
         respond_json(request, 202, &serde_json::json!({ "status": "OK" }));
     } else if streaming {
-        let _ = deliveries.send(Delivery::Head { kind: PostKind::Streamed, headers, error_type: None });
+        let _ = deliveries.send(Delivery::Head {
+            kind: PostKind::Streamed,
+            headers,
+            error_type: None,
+        });
         let outcome = relay_stream(request.as_reader(), &deliveries);
         let _ = deliveries.send(match outcome {
             Ok(()) => Delivery::End,
@@ -519,25 +586,44 @@ fn post(mut request: Request, shared: &Shared, id: &str, what: &str) {
         respond_json(request, 202, &serde_json::json!({ "status": "OK" }));
     } else {
         let mut body = Vec::new();
-        let read = request.as_reader().take(MAX_RESPONSE_BYTES as u64 + 1).read_to_end(&mut body);
+        let read = request
+            .as_reader()
+            .take(MAX_RESPONSE_BYTES as u64 + 1)
+            .read_to_end(&mut body);
         if let Err(e) = read {
-            let _ = deliveries.send(Delivery::Failed(format!("reading the posted response failed: {e}")));
-            respond_json(request, 400, &error_body("InvalidRequest", "unreadable body"));
+            let _ = deliveries.send(Delivery::Failed(format!(
+                "reading the posted response failed: {e}"
+            )));
+            respond_json(
+                request,
+                400,
+                &error_body("InvalidRequest", "unreadable body"),
+            );
             return;
         }
         if body.len() > MAX_RESPONSE_BYTES {
-            let message = format!("Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).");
+            let message = format!(
+                "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+            );
             let _ = deliveries.send(Delivery::Head {
                 kind: PostKind::Error,
                 headers,
                 error_type: Some("Function.ResponseSizeTooLarge".into()),
             });
-            let _ = deliveries.send(Delivery::Chunk(error_body("Function.ResponseSizeTooLarge", &message).to_string().into_bytes()));
+            let _ = deliveries.send(Delivery::Chunk(
+                error_body("Function.ResponseSizeTooLarge", &message)
+                    .to_string()
+                    .into_bytes(),
+            ));
             let _ = deliveries.send(Delivery::End);
             respond_json(request, 413, &error_body("RequestEntityTooLarge", &message));
             return;
         }
-        let _ = deliveries.send(Delivery::Head { kind: PostKind::Response, headers, error_type: None });
+        let _ = deliveries.send(Delivery::Head {
+            kind: PostKind::Response,
+            headers,
+            error_type: None,
+        });
         let _ = deliveries.send(Delivery::Chunk(body));
         let _ = deliveries.send(Delivery::End);
         respond_json(request, 202, &serde_json::json!({ "status": "OK" }));

@@ -32,15 +32,23 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     fn is_readiness_check(&self) -> bool {
-        self.header("user-agent").is_some_and(|ua| ua.contains("readiness check"))
+        self.header("user-agent")
+            .is_some_and(|ua| ua.contains("readiness check"))
     }
 }
 
@@ -106,7 +114,10 @@ impl TestApp {
     }
 
     /// On `port` (0: a free one).
-    pub fn start_on(port: u16, script: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> TestApp {
+    pub fn start_on(
+        port: u16,
+        script: impl Fn(&Received) -> Reply + Send + Sync + 'static,
+    ) -> TestApp {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the test app");
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -115,14 +126,16 @@ impl TestApp {
         let stop = Arc::new(AtomicBool::new(false));
         let script: Script = Arc::new(script);
         let accept = {
-            let (received, connections, stop) = (received.clone(), connections.clone(), stop.clone());
+            let (received, connections, stop) =
+                (received.clone(), connections.clone(), stop.clone());
             std::thread::spawn(move || {
                 let mut workers = Vec::new();
                 while !stop.load(Ordering::SeqCst) {
                     match listener.accept() {
                         Ok((stream, _)) => {
                             let index = connections.fetch_add(1, Ordering::SeqCst);
-                            let (received, stop, script) = (received.clone(), stop.clone(), script.clone());
+                            let (received, stop, script) =
+                                (received.clone(), stop.clone(), script.clone());
                             workers.push(std::thread::spawn(move || {
                                 serve_connection(stream, index, &received, &stop, &script)
                             }));
@@ -135,18 +148,34 @@ impl TestApp {
                 }
             })
         };
-        TestApp { port, received, connections, stop, accept: Some(accept) }
+        TestApp {
+            port,
+            received,
+            connections,
+            stop,
+            accept: Some(accept),
+        }
     }
 
     /// Requests received so far, readiness checks left out.
     pub fn requests(&self) -> Vec<Received> {
-        self.received.lock().unwrap().iter().filter(|r| !r.is_readiness_check()).cloned().collect()
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| !r.is_readiness_check())
+            .cloned()
+            .collect()
     }
 
     /// The only request received (panics otherwise).
     pub fn only_request(&self) -> Received {
         let requests = self.requests();
-        assert_eq!(requests.len(), 1, "expected exactly one request, got {requests:#?}");
+        assert_eq!(
+            requests.len(),
+            1,
+            "expected exactly one request, got {requests:#?}"
+        );
         requests.into_iter().next().unwrap()
     }
 
@@ -164,13 +193,23 @@ impl Drop for TestApp {
     }
 }
 
-fn serve_connection(stream: TcpStream, index: usize, received: &Mutex<Vec<Received>>, stop: &AtomicBool, script: &Script) {
+fn serve_connection(
+    stream: TcpStream,
+    index: usize,
+    received: &Mutex<Vec<Received>>,
+    stop: &AtomicBool,
+    script: &Script,
+) {
     stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     loop {
-        let Some(request) = read_request(&mut reader, index, stop) else { return };
+        let Some(request) = read_request(&mut reader, index, stop) else {
+            return;
+        };
         received.lock().unwrap().push(request.clone());
         let reply = script(&request);
         let until = Instant::now() + reply.delay;
@@ -178,7 +217,9 @@ fn serve_connection(stream: TcpStream, index: usize, received: &Mutex<Vec<Receiv
             if stop.load(Ordering::SeqCst) {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(10).min(until.saturating_duration_since(Instant::now())));
+            std::thread::sleep(
+                Duration::from_millis(10).min(until.saturating_duration_since(Instant::now())),
+            );
         }
         let mut out = format!("HTTP/1.1 {} Test\r\n", reply.status).into_bytes();
         for (name, value) in &reply.headers {
@@ -194,7 +235,11 @@ fn serve_connection(stream: TcpStream, index: usize, received: &Mutex<Vec<Receiv
 }
 
 /// Reads one request (head + content-length body); `None` at EOF, error or stop.
-fn read_request(reader: &mut BufReader<TcpStream>, connection: usize, stop: &AtomicBool) -> Option<Received> {
+fn read_request(
+    reader: &mut BufReader<TcpStream>,
+    connection: usize,
+    stop: &AtomicBool,
+) -> Option<Received> {
     let mut raw = Vec::new();
     loop {
         if stop.load(Ordering::SeqCst) {
@@ -209,7 +254,12 @@ fn read_request(reader: &mut BufReader<TcpStream>, connection: usize, stop: &Ato
                     break;
                 }
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 raw.extend_from_slice(&line);
             }
             Err(_) => return None,
@@ -239,17 +289,32 @@ fn read_request(reader: &mut BufReader<TcpStream>, connection: usize, stop: &Ato
         match reader.read(&mut body[filled..]) {
             Ok(0) => return None,
             Ok(n) => filled += n,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => return None,
         }
     }
     raw.extend_from_slice(&body);
-    Some(Received { connection, raw, method, target, headers, body })
+    Some(Received {
+        connection,
+        raw,
+        method,
+        target,
+        headers,
+        body,
+    })
 }
 
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The real `lambda-adapter` binary, killed on Drop.
@@ -292,7 +357,11 @@ impl Adapter {
                 }
             })
         };
-        Adapter { child, stderr, reader: Some(reader) }
+        Adapter {
+            child,
+            stderr,
+            reader: Some(reader),
+        }
     }
 
     pub fn stderr(&self) -> String {
@@ -331,7 +400,10 @@ pub struct Harness {
 }
 
 impl Harness {
-    pub fn start(env: &[(&str, &str)], script: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Harness {
+    pub fn start(
+        env: &[(&str, &str)],
+        script: impl Fn(&Received) -> Reply + Send + Sync + 'static,
+    ) -> Harness {
         let app = TestApp::start(script);
         let api = RuntimeApi::start("127.0.0.1:0").unwrap();
         let mut full_env: Vec<(&str, String)> = vec![("AWS_LWA_PORT", app.port.to_string())];
@@ -353,14 +425,22 @@ impl Harness {
         };
         match self.api.invoke(event, options) {
             Ok(posted) => posted,
-            Err(e) => panic!("invocation failed: {e}\nadapter stderr:\n{}", self.adapter.stderr()),
+            Err(e) => panic!(
+                "invocation failed: {e}\nadapter stderr:\n{}",
+                self.adapter.stderr()
+            ),
         }
     }
 
     /// Invokes and expects a buffered response; returns its JSON.
     pub fn response(&self, event: &Value) -> Value {
         let posted = self.invoke(event);
-        assert_eq!(posted.kind, PostKind::Response, "expected /response, got {posted:?}\nstderr:\n{}", self.adapter.stderr());
+        assert_eq!(
+            posted.kind,
+            PostKind::Response,
+            "expected /response, got {posted:?}\nstderr:\n{}",
+            self.adapter.stderr()
+        );
         posted.json().unwrap()
     }
 }
@@ -392,7 +472,9 @@ pub fn v2_event(method: &str, path: &str, query: &str) -> Value {
 /// Decodes standard base64 (test helper).
 pub fn b64decode(s: &str) -> Vec<u8> {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(s).expect("valid base64")
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .expect("valid base64")
 }
 
 pub fn b64encode(data: &[u8]) -> String {
@@ -400,12 +482,26 @@ pub fn b64encode(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
+/// Status, headers (lowercase names) and body of an HTTP response.
+pub type HttpReply = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// A minimal HTTP/1.1 client: one request with `connection: close`; returns status, headers
 /// (lowercase names) and the (de-chunked) body.
-pub fn http_request(addr: &str, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpReply {
     let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut out = format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut out = format!(
+        "{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -417,18 +513,34 @@ pub fn http_request(addr: &str, method: &str, target: &str, headers: &[(&str, &s
     parse_response(&raw)
 }
 
-pub fn parse_response(raw: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+pub fn parse_response(raw: &[u8]) -> HttpReply {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let rest = &raw[split + 4..];
     let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_vec() };
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
     (status, headers, body)
 }
 
@@ -436,8 +548,13 @@ pub fn parse_response(raw: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
 pub fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
     loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n").expect("a chunk size line");
-        let size = usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16).unwrap();
+        let line_end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a chunk size line");
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16)
+                .unwrap();
         data = &data[line_end + 2..];
         if size == 0 {
             return body;
