@@ -86,7 +86,8 @@ fn should_run(test: &str) -> bool {
             panic!("{test}: LAMBDA_ADAPTER_REQUIRE_RIE is set but RIE cannot run: {reason}")
         }
         Some(reason) => {
-            eprintln!("SKIPPED {test}: {reason}");
+            // Written past the test harness's output capture, so the skip is always visible.
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason} (set LAMBDA_ADAPTER_REQUIRE_RIE=1 to fail instead)");
             false
         }
     }
