@@ -416,7 +416,7 @@ fn request_is_retried_once_when_the_app_closed_the_idle_connection() {
 
 #[test]
 fn eight_concurrent_invocations_run_in_parallel_without_mixing() {
-    const SLEEP: Duration = Duration::from_millis(300);
+    const SLEEP: Duration = Duration::from_millis(500);
     let h = Harness::start(&[("AWS_LAMBDA_MAX_CONCURRENCY", "8")], |r| {
         Reply::new(200, "text/plain", r.body.clone()).delay(SLEEP)
     });

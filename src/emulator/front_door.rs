@@ -2,32 +2,24 @@
 //! back out as HTTP, the way API Gateway, a Function URL or an ALB would turn it around.
 //! Streamed responses are relayed chunk by chunk as the adapter posts them.
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
-use tiny_http::{Request, Server};
 
 use super::events::{EventFormat, PlainRequest, build_event};
-use super::runtime_api::{Delivery, InvokeError, Invoker, respond};
+use super::http::{Exchange, HttpServer};
+use super::runtime_api::{Delivery, InvokeError, Invoker};
 use super::{InvokeOptions, PostKind, new_id, split_prelude};
 
 /// Largest request body accepted (Lambda's own invocation payload limit).
-const MAX_REQUEST_BYTES: u64 = 6 * 1024 * 1024;
+const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
 /// Largest streamed prelude accepted before giving up on finding its end.
 const MAX_PRELUDE_BYTES: usize = 1024 * 1024;
 /// Response headers the front door frames itself.
-const FRAMING_HEADERS: [&str; 4] = [
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-];
+const FRAMING_HEADERS: [&str; 4] = ["content-length", "transfer-encoding", "connection", "keep-alive"];
 
 /// An HTTP response rebuilt from the function's response JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,10 +31,7 @@ pub struct HttpResponse {
 
 /// The serving front door. Stops when dropped.
 pub struct FrontDoor {
-    addr: SocketAddr,
-    server: Arc<Server>,
-    stop: Arc<AtomicBool>,
-    accept: Option<JoinHandle<()>>,
+    server: HttpServer,
 }
 
 impl FrontDoor {
@@ -53,106 +42,46 @@ impl FrontDoor {
         invoker: Invoker,
         options: InvokeOptions,
     ) -> Result<FrontDoor, String> {
-        let server = Server::http(listen)
-            .map_err(|e| format!("cannot serve the front door on {listen}: {e}"))?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| format!("the front door on {listen} has no IP address"))?;
-        let server = Arc::new(server);
-        let stop = Arc::new(AtomicBool::new(false));
-        let accept = {
-            let (server, stop) = (server.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name("front-door".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::SeqCst) {
-                        let Ok(request) = server.recv() else { continue };
-                        let (invoker, options) = (invoker.clone(), options.clone());
-                        let spawned = std::thread::Builder::new()
-                            .name("front-door-request".into())
-                            .spawn(move || serve(request, format, &invoker, options));
-                        if let Err(e) = spawned {
-                            eprintln!("lambda-emulator: cannot start a front-door thread: {e}");
-                        }
-                    }
-                })
-                .map_err(|e| format!("cannot start the front door thread: {e}"))?
-        };
-        Ok(FrontDoor {
-            addr,
-            server,
-            stop,
-            accept: Some(accept),
-        })
+        let handler = Arc::new(move |ex: &mut Exchange<'_>| serve(ex, format, &invoker, options.clone()));
+        let server =
+            HttpServer::start(listen, "front-door", handler).map_err(|e| format!("cannot serve the front door: {e}"))?;
+        Ok(FrontDoor { server })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 }
 
-impl Drop for FrontDoor {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.server.unblock();
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
-        }
-    }
-}
-
-fn plain_request(request: &mut Request) -> Result<PlainRequest, String> {
-    let mut body = Vec::new();
-    request
-        .as_reader()
-        .take(MAX_REQUEST_BYTES)
-        .read_to_end(&mut body)
-        .map_err(|e| format!("reading the request body failed: {e}"))?;
+fn plain_request(ex: &mut Exchange<'_>) -> Result<PlainRequest, String> {
+    let body = ex.body_to_vec(MAX_REQUEST_BYTES).map_err(|e| format!("reading the request body failed: {e}"))?;
     Ok(PlainRequest {
-        method: request.method().as_str().to_string(),
-        target: request.url().to_string(),
-        headers: request
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_string(),
-                    h.value.as_str().to_string(),
-                )
-            })
-            .collect(),
+        method: ex.method.clone(),
+        target: ex.target.clone(),
+        headers: ex.headers.clone(),
         body,
-        source_ip: request
-            .remote_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "127.0.0.1".into()),
+        source_ip: ex.peer.map(|a| a.ip().to_string()).unwrap_or_else(|| "127.0.0.1".into()),
     })
 }
 
-fn text_response(request: Request, status: u16, message: &str) {
-    respond(
-        request,
-        status,
-        &[("Content-Type", "text/plain; charset=utf-8")],
-        message.as_bytes(),
-    );
+fn text_response(ex: &mut Exchange<'_>, status: u16, message: &str) {
+    respond(ex, status, &[("content-type", "text/plain; charset=utf-8")], message.as_bytes());
 }
 
-fn serve(mut request: Request, format: EventFormat, invoker: &Invoker, options: InvokeOptions) {
-    let plain = match plain_request(&mut request) {
+fn respond(ex: &mut Exchange<'_>, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+    if let Err(e) = ex.respond(status, headers, body) {
+        eprintln!("lambda-emulator: could not answer the client: {e}");
+    }
+}
+
+fn serve(ex: &mut Exchange<'_>, format: EventFormat, invoker: &Invoker, options: InvokeOptions) {
+    let plain = match plain_request(ex) {
         Ok(plain) => plain,
-        Err(message) => return text_response(request, 400, &message),
+        Err(message) => return text_response(ex, 400, &message),
     };
     let request_id = new_id();
     let event = build_event(format, &plain, &request_id);
-    let mut pending = invoker.submit(
-        event,
-        InvokeOptions {
-            request_id: Some(request_id),
-            ..options
-        },
-    );
+    let mut pending = invoker.submit(event, InvokeOptions { request_id: Some(request_id), ..options });
 
     let mut kind = PostKind::Response;
     let mut body = Vec::new();
@@ -162,50 +91,40 @@ fn serve(mut request: Request, format: EventFormat, invoker: &Invoker, options: 
             Ok(Delivery::Head { kind: k, .. }) => {
                 kind = k;
                 if kind == PostKind::Streamed {
-                    return relay_stream(request, &mut pending);
+                    return relay_stream(ex, &mut pending);
                 }
             }
             Ok(Delivery::Chunk(data)) => body.extend_from_slice(&data),
             Ok(Delivery::End) => break,
-            Ok(Delivery::Failed(why)) => return text_response(request, 502, &why),
-            Err(e @ InvokeError::NotPickedUp(_)) => {
-                return text_response(request, 503, &e.to_string());
-            }
-            Err(e) => return text_response(request, 504, &e.to_string()),
+            Ok(Delivery::Failed(why)) => return text_response(ex, 502, &why),
+            Err(e @ InvokeError::NotPickedUp(_)) => return text_response(ex, 503, &e.to_string()),
+            Err(e) => return text_response(ex, 504, &e.to_string()),
         }
     }
     if kind == PostKind::Error {
-        eprintln!(
-            "lambda-emulator: the function reported an error: {}",
-            String::from_utf8_lossy(&body)
-        );
-        return respond(
-            request,
-            502,
-            &[
-                ("Content-Type", "application/json"),
-                ("X-Amz-Function-Error", "Unhandled"),
-            ],
-            &body,
-        );
+        eprintln!("lambda-emulator: the function reported an error: {}", String::from_utf8_lossy(&body));
+        let headers = [("content-type", "application/json"), ("x-amz-function-error", "Unhandled")];
+        return respond(ex, 502, &headers, &body);
     }
     match http_response(format, &body) {
-        Ok(response) => write_response(request, &response),
+        Ok(response) => {
+            let headers = sendable_headers(&response.headers);
+            respond(ex, response.status, &headers, &response.body);
+        }
         Err(why) => {
             eprintln!("lambda-emulator: {why}");
-            text_response(request, 502, &why);
+            text_response(ex, 502, &why);
         }
     }
 }
 
-fn write_response(request: Request, response: &HttpResponse) {
-    let headers: Vec<(&str, &str)> = response
-        .headers
+/// The function's headers minus those the front door frames itself.
+fn sendable_headers(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
         .iter()
         .filter(|(n, _)| !FRAMING_HEADERS.contains(&n.to_ascii_lowercase().as_str()))
         .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    respond(request, response.status, &headers, &response.body);
+        .collect()
 }
 
 /// Rebuilds the HTTP response from a buffered response document.
@@ -297,8 +216,9 @@ fn scalar(value: &Value) -> String {
 }
 
 /// Relays a streamed response: waits for the prelude, writes the head, then each chunk as it
-/// arrives. A stream that breaks off is cut off for the client too (no final chunk).
-fn relay_stream(request: Request, pending: &mut super::Pending) {
+/// arrives. A stream that breaks off is cut off for the client too: the connection closes
+/// without the final chunk, so the client sees an error rather than a complete-looking body.
+fn relay_stream(ex: &mut Exchange<'_>, pending: &mut super::Pending) {
     let mut buffered = Vec::new();
     let mut ended = false;
     let (head, rest) = loop {
@@ -306,64 +226,42 @@ fn relay_stream(request: Request, pending: &mut super::Pending) {
             break (prelude_response(prelude), rest.to_vec());
         }
         if ended || buffered.len() > MAX_PRELUDE_BYTES {
-            // No separator: Lambda treats the whole stream as a 200 body.
-            break (
-                Ok(HttpResponse {
-                    status: 200,
-                    headers: Vec::new(),
-                    body: Vec::new(),
-                }),
-                std::mem::take(&mut buffered),
-            );
+            // No separator: the whole stream is a 200 body.
+            let body = std::mem::take(&mut buffered);
+            break (Ok(HttpResponse { status: 200, headers: Vec::new(), body: Vec::new() }), body);
         }
         match pending.next_delivery() {
             Ok(Delivery::Chunk(data)) => buffered.extend_from_slice(&data),
             Ok(Delivery::End) => ended = true,
-            Ok(Delivery::Failed(why)) => return text_response(request, 502, &why),
+            Ok(Delivery::Failed(why)) => return text_response(ex, 502, &why),
             Ok(_) => {}
-            Err(e) => return text_response(request, 504, &e.to_string()),
+            Err(e) => return text_response(ex, 504, &e.to_string()),
         }
     };
     let head = match head {
         Ok(head) => head,
-        Err(why) => return text_response(request, 502, &why),
-    };
-    let mut out = request.into_writer();
-    let mut wire = format!("HTTP/1.1 {} {}\r\n", head.status, reason(head.status));
-    for (name, value) in &head.headers {
-        if !FRAMING_HEADERS.contains(&name.to_ascii_lowercase().as_str())
-            && !has_forbidden_bytes(name, value)
-        {
-            wire.push_str(&format!("{name}: {value}\r\n"));
-        }
-    }
-    wire.push_str("transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
-    let write_chunk = |out: &mut Box<dyn Write + Send>, data: &[u8]| -> std::io::Result<()> {
-        if !data.is_empty() {
-            out.write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
-            out.write_all(data)?;
-            out.write_all(b"\r\n")?;
-        }
-        out.flush()
+        Err(why) => return text_response(ex, 502, &why),
     };
     let result = (|| -> std::io::Result<()> {
-        out.write_all(wire.as_bytes())?;
-        write_chunk(&mut out, &rest)?;
+        ex.start_chunked(head.status, &sendable_headers(&head.headers))?;
+        ex.write_chunk(&rest)?;
         if ended {
-            return out.write_all(b"0\r\n\r\n").and_then(|()| out.flush());
+            return ex.finish_chunked();
         }
         loop {
             match pending.next_delivery() {
-                Ok(Delivery::Chunk(data)) => write_chunk(&mut out, &data)?,
-                Ok(Delivery::End) => return out.write_all(b"0\r\n\r\n").and_then(|()| out.flush()),
+                Ok(Delivery::Chunk(data)) => ex.write_chunk(&data)?,
+                Ok(Delivery::End) => return ex.finish_chunked(),
                 Ok(Delivery::Failed(why)) => {
                     eprintln!("lambda-emulator: cutting off the streamed response: {why}");
-                    return cut_off(&mut out);
+                    ex.abort();
+                    return Ok(());
                 }
                 Ok(_) => {}
                 Err(e) => {
                     eprintln!("lambda-emulator: cutting off the streamed response: {e}");
-                    return cut_off(&mut out);
+                    ex.abort();
+                    return Ok(());
                 }
             }
         }
@@ -371,20 +269,6 @@ fn relay_stream(request: Request, pending: &mut super::Pending) {
     if let Err(e) = result {
         eprintln!("lambda-emulator: the client went away during a streamed response: {e}");
     }
-}
-
-/// Ends a chunked response that failed midway with a line that is not a chunk size, so the
-/// client reports an error instead of taking the truncated body as complete. (tiny_http keeps
-/// the connection open, so closing it is not an option.)
-fn cut_off(out: &mut Box<dyn Write + Send>) -> std::io::Result<()> {
-    out.write_all(b"stream-failed\r\n")?;
-    out.flush()
-}
-
-fn has_forbidden_bytes(name: &str, value: &str) -> bool {
-    name.bytes()
-        .chain(value.bytes())
-        .any(|b| b == b'\r' || b == b'\n' || b == 0)
 }
 
 /// The status, headers and cookies of a streamed response's prelude.
@@ -429,26 +313,6 @@ fn prelude_response(prelude: &[u8]) -> Result<HttpResponse, String> {
         headers,
         body: Vec::new(),
     })
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
-    }
 }
 
 #[cfg(test)]

@@ -1,22 +1,22 @@
-//! The Runtime API and Extensions API, served on loopback with tiny_http.
+//! The Runtime API and Extensions API, served on loopback.
 //!
-//! Every request is handled on its own thread, so many `/next` long polls and many posts can be
-//! in flight at once. Invocations are queued with [`Invoker::submit`]; a `/next` poll hands the
+//! Every connection is served on its own thread, so many `/next` long polls and many posts can
+//! be in flight at once. Invocations are queued with [`Invoker::submit`]; a `/next` poll hands the
 //! oldest one out, and what the adapter posts back reaches the submitter as a sequence of
 //! [`Delivery`] values: streamed bodies chunk by chunk, as they arrive.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use percent_encoding::percent_decode_str;
-use tiny_http::{Header, Request, Response, Server};
 
+use super::http::{Exchange, HttpServer};
 use super::{InvokeOptions, PostKind, Posted, new_id, new_trace_id, now_ms};
 
 /// Lambda's limit on a buffered response (the Runtime API rejects more).
@@ -43,8 +43,8 @@ pub enum Delivery {
     Chunk(Vec<u8>),
     /// The post is complete.
     End,
-    /// The post broke off before its end (for a stream, normally the adapter's error trailers,
-    /// which tiny_http's chunked decoder cannot read).
+    /// The post broke off, or a stream ended with the adapter's error trailers
+    /// (`Lambda-Runtime-Function-Error-Type` / `-Body`).
     Failed(String),
 }
 
@@ -245,21 +245,13 @@ impl Drop for Pending {
 
 /// The running Runtime + Extensions API. Stops when dropped.
 pub struct RuntimeApi {
-    addr: SocketAddr,
     invoker: Invoker,
-    server: Arc<Server>,
-    accept: Option<JoinHandle<()>>,
+    server: Option<HttpServer>,
 }
 
 impl RuntimeApi {
     /// Serves on `addr` (`127.0.0.1:0` picks a free port).
     pub fn start(addr: &str) -> Result<RuntimeApi, String> {
-        let server = Server::http(addr)
-            .map_err(|e| format!("cannot serve the Runtime API on {addr}: {e}"))?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| format!("the Runtime API on {addr} has no IP address"))?;
         let (queue_tx, queue_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
             queue_tx,
@@ -269,32 +261,23 @@ impl RuntimeApi {
             init_errors: Mutex::new(Vec::new()),
             next_polls: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            function_arn: format!(
-                "arn:aws:lambda:us-east-1:123456789012:function:{}",
-                std::env::var("AWS_LAMBDA_FUNCTION_NAME")
-                    .unwrap_or_else(|_| "emulated-function".into())
-            ),
+            function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{}", function_name()),
         });
-        let server = Arc::new(server);
-        let accept = {
-            let server = server.clone();
+        let handler = {
             let shared = shared.clone();
-            std::thread::Builder::new()
-                .name("runtime-api".into())
-                .spawn(move || accept_loop(&server, &shared))
-                .map_err(|e| format!("cannot start the Runtime API thread: {e}"))?
+            Arc::new(move |ex: &mut Exchange<'_>| route(ex, &shared))
         };
-        Ok(RuntimeApi {
-            addr,
-            invoker: Invoker { shared },
-            server,
-            accept: Some(accept),
-        })
+        let server = HttpServer::start(addr, "runtime-api", handler)
+            .map_err(|e| format!("cannot serve the Runtime API: {e}"))?;
+        Ok(RuntimeApi { invoker: Invoker { shared }, server: Some(server) })
     }
 
     /// The address to put in `AWS_LAMBDA_RUNTIME_API`.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        match &self.server {
+            Some(server) => server.addr(),
+            None => SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
     }
 
     pub fn invoker(&self) -> Invoker {
@@ -327,10 +310,7 @@ impl RuntimeApi {
     /// Ends long polls (extension `event/next` answers `SHUTDOWN`) and stops serving.
     pub fn shutdown(&mut self) {
         self.invoker.shared.shutdown.store(true, Ordering::SeqCst);
-        self.server.unblock();
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
-        }
+        self.server = None;
     }
 }
 
@@ -340,173 +320,102 @@ impl Drop for RuntimeApi {
     }
 }
 
-fn accept_loop(server: &Server, shared: &Arc<Shared>) {
-    while !shared.shutdown.load(Ordering::SeqCst) {
-        let request = match server.recv() {
-            Ok(request) => request,
-            Err(_) if shared.shutdown.load(Ordering::SeqCst) => break,
-            Err(e) => {
-                eprintln!("lambda-emulator: Runtime API accept failed: {e}");
-                continue;
-            }
-        };
-        let shared = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name("runtime-api-request".into())
-            .spawn(move || route(request, &shared));
-        if let Err(e) = spawned {
-            eprintln!("lambda-emulator: cannot start a Runtime API request thread: {e}");
-        }
+fn function_name() -> String {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "emulated-function".into())
+}
+
+fn respond(ex: &mut Exchange<'_>, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+    if let Err(e) = ex.respond(status, headers, body) {
+        eprintln!("lambda-emulator: could not answer {} {}: {e}", ex.method, ex.path());
     }
 }
 
-/// The value of request header `name` (any case).
-pub(crate) fn header_value(request: &Request, name: &str) -> Option<String> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str().to_string())
-}
-
-pub(crate) fn headers_of(request: &Request) -> Vec<(String, String)> {
-    request
-        .headers()
-        .iter()
-        .map(|h| {
-            (
-                h.field.as_str().as_str().to_ascii_lowercase(),
-                h.value.as_str().to_string(),
-            )
-        })
-        .collect()
-}
-
-pub(crate) fn respond(request: Request, status: u16, headers: &[(&str, &str)], body: &[u8]) {
-    let mut response = Response::from_data(body.to_vec()).with_status_code(status);
-    for (name, value) in headers {
-        if let Ok(header) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(header);
-        }
-    }
-    if let Err(e) = request.respond(response) {
-        eprintln!("lambda-emulator: could not answer a request: {e}");
-    }
-}
-
-fn respond_json(request: Request, status: u16, body: &serde_json::Value) {
-    respond(
-        request,
-        status,
-        &[("Content-Type", "application/json")],
-        body.to_string().as_bytes(),
-    );
+fn respond_json(ex: &mut Exchange<'_>, status: u16, body: &serde_json::Value) {
+    respond(ex, status, &[("content-type", "application/json")], body.to_string().as_bytes());
 }
 
 fn error_body(error_type: &str, message: &str) -> serde_json::Value {
     serde_json::json!({ "errorType": error_type, "errorMessage": message })
 }
 
-fn route(mut request: Request, shared: &Shared) {
-    let method = request.method().as_str().to_ascii_uppercase();
-    let path = request.url().split('?').next().unwrap_or("").to_string();
+fn accepted(ex: &mut Exchange<'_>) {
+    respond_json(ex, 202, &serde_json::json!({ "status": "OK" }));
+}
+
+fn route(ex: &mut Exchange<'_>, shared: &Shared) {
+    let method = ex.method.to_ascii_uppercase();
+    let path = ex.path().to_string();
     match (method.as_str(), path.as_str()) {
-        ("POST", "/2020-01-01/extension/register") => register(request, shared),
-        ("GET", "/2020-01-01/extension/event/next") => extension_next(request, shared),
+        ("POST", "/2020-01-01/extension/register") => register(ex, shared),
+        ("GET", "/2020-01-01/extension/event/next") => extension_next(ex, shared),
         (
             "POST",
-            "/2020-01-01/extension/init/error"
-            | "/2020-01-01/extension/exit/error"
-            | "/2018-06-01/runtime/init/error",
+            "/2020-01-01/extension/init/error" | "/2020-01-01/extension/exit/error" | "/2018-06-01/runtime/init/error",
         ) => {
-            let mut body = String::new();
-            let _ = request.as_reader().take(1 << 20).read_to_string(&mut body);
+            let body = String::from_utf8_lossy(&ex.body_to_vec(1 << 20).unwrap_or_default()).to_string();
             lock(&shared.init_errors).push(InitError {
                 path: path.clone(),
-                extension_id: header_value(&request, "Lambda-Extension-Identifier"),
-                error_type: header_value(&request, "Lambda-Extension-Function-Error-Type")
-                    .or_else(|| header_value(&request, "Lambda-Runtime-Function-Error-Type")),
+                extension_id: ex.header("Lambda-Extension-Identifier").map(str::to_string),
+                error_type: ex
+                    .header("Lambda-Extension-Function-Error-Type")
+                    .or_else(|| ex.header("Lambda-Runtime-Function-Error-Type"))
+                    .map(str::to_string),
                 body: body.clone(),
             });
             eprintln!("lambda-emulator: {path}: {body}");
-            respond_json(request, 202, &serde_json::json!({ "status": "OK" }));
+            accepted(ex);
         }
-        ("GET", "/2018-06-01/runtime/invocation/next") => runtime_next(request, shared),
+        ("GET", "/2018-06-01/runtime/invocation/next") => runtime_next(ex, shared),
         ("POST", _) if path.starts_with("/2018-06-01/runtime/invocation/") => {
             let rest = path.trim_start_matches("/2018-06-01/runtime/invocation/");
             match rest.rsplit_once('/') {
                 Some((id, what @ ("response" | "error"))) => {
                     let id = percent_decode_str(id).decode_utf8_lossy().to_string();
-                    let what = what.to_string();
-                    post(request, shared, &id, &what);
+                    post(ex, shared, &id, what == "error");
                 }
-                _ => respond_json(
-                    request,
-                    404,
-                    &error_body("NotFound", "unknown invocation endpoint"),
-                ),
+                _ => respond_json(ex, 404, &error_body("NotFound", "unknown invocation endpoint")),
             }
         }
         _ => {
             let message = format!("the emulator does not serve {method} {path}");
-            respond_json(request, 404, &error_body("NotFound", &message));
+            respond_json(ex, 404, &error_body("NotFound", &message));
         }
     }
 }
 
-fn register(mut request: Request, shared: &Shared) {
-    let mut body = String::new();
-    let _ = request.as_reader().take(1 << 20).read_to_string(&mut body);
-    let name = header_value(&request, "Lambda-Extension-Name").unwrap_or_default();
+fn register(ex: &mut Exchange<'_>, shared: &Shared) {
+    let body = String::from_utf8_lossy(&ex.body_to_vec(1 << 20).unwrap_or_default()).to_string();
+    let name = ex.header("Lambda-Extension-Name").unwrap_or_default().to_string();
     if name.is_empty() {
-        respond_json(
-            request,
-            400,
-            &error_body("InvalidRequest", "missing Lambda-Extension-Name"),
-        );
+        respond_json(ex, 400, &error_body("InvalidRequest", "missing Lambda-Extension-Name"));
         return;
     }
     let id = new_id();
-    lock(&shared.registrations).push(Registration {
-        name,
-        id: id.clone(),
-        body,
-    });
-    let answer = serde_json::json!({
-        "functionName": std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "emulated-function".into()),
-        "functionVersion": "$LATEST",
-        "handler": "",
-    });
+    lock(&shared.registrations).push(Registration { name, id: id.clone(), body });
+    let answer = serde_json::json!({ "functionName": function_name(), "functionVersion": "$LATEST", "handler": "" });
     respond(
-        request,
+        ex,
         200,
-        &[
-            ("Lambda-Extension-Identifier", id.as_str()),
-            ("Content-Type", "application/json"),
-        ],
+        &[("Lambda-Extension-Identifier", id.as_str()), ("content-type", "application/json")],
         answer.to_string().as_bytes(),
     );
 }
 
 /// With no events subscribed, Lambda answers only at shutdown.
-fn extension_next(request: Request, shared: &Shared) {
+fn extension_next(ex: &mut Exchange<'_>, shared: &Shared) {
     while !shared.shutdown.load(Ordering::SeqCst) {
         std::thread::sleep(POLL_SLICE);
     }
     let body = serde_json::json!({ "eventType": "SHUTDOWN", "deadlineMs": now_ms() + 2000, "shutdownReason": "spindown" });
-    respond_json(request, 200, &body);
+    respond_json(ex, 200, &body);
 }
 
-fn runtime_next(request: Request, shared: &Shared) {
+fn runtime_next(ex: &mut Exchange<'_>, shared: &Shared) {
     shared.next_polls.fetch_add(1, Ordering::SeqCst);
     let queued = loop {
         if shared.shutdown.load(Ordering::SeqCst) {
             // The adapter retries a failed poll; there is nothing left to hand out.
-            respond_json(
-                request,
-                500,
-                &error_body("ServiceException", "the emulator is shutting down"),
-            );
+            respond_json(ex, 500, &error_body("ServiceException", "the emulator is shutting down"));
             return;
         }
         match shared.queue_rx.recv_timeout(POLL_SLICE) {
@@ -519,13 +428,11 @@ fn runtime_next(request: Request, shared: &Shared) {
     let deadline_ms = now_ms() + options.timeout.as_millis() as u64;
     let trace_id = options.trace_id.clone().unwrap_or_else(new_trace_id);
     lock(&shared.in_flight).insert(queued.request_id.clone(), queued.deliveries.clone());
-    let _ = queued
-        .deliveries
-        .send(super::runtime_api::Delivery::Started { deadline_ms });
+    let _ = queued.deliveries.send(Delivery::Started { deadline_ms });
 
     let deadline = deadline_ms.to_string();
     let mut headers: Vec<(&str, &str)> = vec![
-        ("Content-Type", "application/json"),
+        ("content-type", "application/json"),
         ("Lambda-Runtime-Aws-Request-Id", &queued.request_id),
         ("Lambda-Runtime-Deadline-Ms", &deadline),
         ("Lambda-Runtime-Invoked-Function-Arn", &shared.function_arn),
@@ -540,42 +447,29 @@ fn runtime_next(request: Request, shared: &Shared) {
     if let Some(v) = &options.tenant_id {
         headers.push(("Lambda-Runtime-Aws-Tenant-Id", v));
     }
-    respond(request, 200, &headers, &queued.event);
+    respond(ex, 200, &headers, &queued.event);
 }
 
-fn post(mut request: Request, shared: &Shared, id: &str, what: &str) {
+fn post(ex: &mut Exchange<'_>, shared: &Shared, id: &str, is_error: bool) {
     let Some(deliveries) = lock(&shared.in_flight).remove(id) else {
-        let message =
-            format!("invocation {id} is not in flight (already answered, timed out or unknown)");
+        let message = format!("invocation {id} is not in flight (already answered, timed out or unknown)");
         eprintln!("lambda-emulator: rejected a post: {message}");
-        respond_json(request, 410, &error_body("InvalidRequestID", &message));
+        respond_json(ex, 410, &error_body("InvalidRequestID", &message));
         return;
     };
-    let headers = headers_of(&request);
-    let streaming = header_value(&request, "Lambda-Runtime-Function-Response-Mode")
-        .is_some_and(|mode| mode.eq_ignore_ascii_case("streaming"));
-    if what == "error" {
-        let error_type = header_value(&request, "Lambda-Runtime-Function-Error-Type");
-        let mut body = Vec::new();
-        let _ = request
-            .as_reader()
-            .take(MAX_RESPONSE_BYTES as u64)
-            .read_to_end(&mut body);
-        let _ = deliveries.send(Delivery::Head {
-            kind: PostKind::Error,
-            headers,
-            error_type,
-        });
+    let headers = ex.headers_lowercase();
+    let streaming =
+        ex.header("Lambda-Runtime-Function-Response-Mode").is_some_and(|mode| mode.eq_ignore_ascii_case("streaming"));
+    if is_error {
+        let error_type = ex.header("Lambda-Runtime-Function-Error-Type").map(str::to_string);
+        let body = ex.body_to_vec(MAX_RESPONSE_BYTES).unwrap_or_default();
+        let _ = deliveries.send(Delivery::Head { kind: PostKind::Error, headers, error_type });
         let _ = deliveries.send(Delivery::Chunk(body));
         let _ = deliveries.send(Delivery::End);
-        respond_json(request, 202, &serde_json::json!({ "status": "OK" }));
+        accepted(ex);
     } else if streaming {
-        let _ = deliveries.send(Delivery::Head {
-            kind: PostKind::Streamed,
-            headers,
-            error_type: None,
-        });
-        let outcome = relay_stream(request.as_reader(), &deliveries);
+        let _ = deliveries.send(Delivery::Head { kind: PostKind::Streamed, headers, error_type: None });
+        let outcome = relay_stream(ex, &deliveries);
         let _ = deliveries.send(match outcome {
             Ok(()) => Delivery::End,
             Err(why) => {
@@ -583,71 +477,55 @@ fn post(mut request: Request, shared: &Shared, id: &str, what: &str) {
                 Delivery::Failed(why)
             }
         });
-        respond_json(request, 202, &serde_json::json!({ "status": "OK" }));
+        accepted(ex);
     } else {
-        let mut body = Vec::new();
-        let read = request
-            .as_reader()
-            .take(MAX_RESPONSE_BYTES as u64 + 1)
-            .read_to_end(&mut body);
-        if let Err(e) = read {
-            let _ = deliveries.send(Delivery::Failed(format!(
-                "reading the posted response failed: {e}"
-            )));
-            respond_json(
-                request,
-                400,
-                &error_body("InvalidRequest", "unreadable body"),
-            );
-            return;
-        }
-        if body.len() > MAX_RESPONSE_BYTES {
-            let message = format!(
-                "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
-            );
-            let _ = deliveries.send(Delivery::Head {
-                kind: PostKind::Error,
-                headers,
-                error_type: Some("Function.ResponseSizeTooLarge".into()),
-            });
-            let _ = deliveries.send(Delivery::Chunk(
-                error_body("Function.ResponseSizeTooLarge", &message)
-                    .to_string()
-                    .into_bytes(),
-            ));
-            let _ = deliveries.send(Delivery::End);
-            respond_json(request, 413, &error_body("RequestEntityTooLarge", &message));
-            return;
-        }
-        let _ = deliveries.send(Delivery::Head {
-            kind: PostKind::Response,
-            headers,
-            error_type: None,
-        });
+        let body = match ex.body_to_vec(MAX_RESPONSE_BYTES) {
+            Ok(body) => body,
+            Err(e) => {
+                let message = format!("Response payload rejected: {e} (limit {MAX_RESPONSE_BYTES} bytes).");
+                let _ = deliveries.send(Delivery::Head {
+                    kind: PostKind::Error,
+                    headers,
+                    error_type: Some("Function.ResponseSizeTooLarge".into()),
+                });
+                let body = error_body("Function.ResponseSizeTooLarge", &message).to_string().into_bytes();
+                let _ = deliveries.send(Delivery::Chunk(body));
+                let _ = deliveries.send(Delivery::End);
+                respond_json(ex, 413, &error_body("RequestEntityTooLarge", &message));
+                return;
+            }
+        };
+        let _ = deliveries.send(Delivery::Head { kind: PostKind::Response, headers, error_type: None });
         let _ = deliveries.send(Delivery::Chunk(body));
         let _ = deliveries.send(Delivery::End);
-        respond_json(request, 202, &serde_json::json!({ "status": "OK" }));
+        accepted(ex);
     }
 }
 
-/// Relays a chunked body as it arrives. A decode error after some body is how the adapter's
-/// error trailers show up here (the decoder cannot parse trailers).
-fn relay_stream(reader: &mut dyn Read, deliveries: &Sender<Delivery>) -> Result<(), String> {
+/// Relays a streamed body as it arrives. The adapter reports a failure midway with the
+/// `Lambda-Runtime-Function-Error-Type` / `-Body` (base64) trailers.
+fn relay_stream(ex: &mut Exchange<'_>, deliveries: &Sender<Delivery>) -> Result<(), String> {
     let mut buf = vec![0u8; STREAM_READ];
     let mut total = 0usize;
     loop {
-        match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
+        match ex.read_body(&mut buf) {
+            Ok(0) => break,
             Ok(n) => {
                 total += n;
                 let _ = deliveries.send(Delivery::Chunk(buf.get(..n).unwrap_or_default().to_vec()));
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(format!(
-                    "the stream broke off after {total} bytes ({e}); the adapter reports a failure mid-stream with Lambda-Runtime-Function-Error-Type/-Body trailers"
-                ));
-            }
+            Err(e) => return Err(format!("the stream broke off after {total} bytes: {e}")),
+        }
+    }
+    match ex.trailer("Lambda-Runtime-Function-Error-Type") {
+        None => Ok(()),
+        Some(error_type) => {
+            let body = ex
+                .trailer("Lambda-Runtime-Function-Error-Body")
+                .map(|b| STANDARD.decode(b.trim()).map_or_else(|_| b.to_string(), |d| String::from_utf8_lossy(&d).to_string()))
+                .unwrap_or_default();
+            Err(format!("the function reported {error_type} after {total} bytes: {body}"))
         }
     }
 }
