@@ -467,3 +467,30 @@ fn a_stream_that_fails_midway_is_cut_off_for_the_client() {
         "a failed stream was delivered as complete: {text:?}"
     );
 }
+
+#[test]
+fn stream_error_trailers_are_reported_with_the_post() {
+    let api = RuntimeApi::start("127.0.0.1:0").unwrap();
+    let api_addr = api.addr().to_string();
+    let pending = api.submit(b"{}".to_vec(), InvokeOptions::default());
+    let (id, _) = next_invocation(&api_addr);
+    let mut post = start_stream_post(&api_addr, &id);
+    let mut first = br#"{"statusCode":200}"#.to_vec();
+    first.extend_from_slice(&[0u8; 8]);
+    first.extend_from_slice(b"partial");
+    write_chunk(&mut post, &first);
+    // "broken" in base64, as the Runtime API expects the error body.
+    post.write_all(b"0\r\nLambda-Runtime-Function-Error-Type: App.ConnectionClosed\r\nLambda-Runtime-Function-Error-Body: YnJva2Vu\r\n\r\n").unwrap();
+    post.flush().unwrap();
+
+    let posted = pending.wait().unwrap();
+    assert_eq!(posted.kind, PostKind::Streamed);
+    assert_eq!(posted.stream_parts().unwrap().1, b"partial");
+    let failure = posted
+        .stream_failure
+        .expect("the error trailers are reported");
+    assert!(
+        failure.contains("App.ConnectionClosed") && failure.contains("broken"),
+        "{failure}"
+    );
+}

@@ -19,7 +19,12 @@ const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
 /// Largest streamed prelude accepted before giving up on finding its end.
 const MAX_PRELUDE_BYTES: usize = 1024 * 1024;
 /// Response headers the front door frames itself.
-const FRAMING_HEADERS: [&str; 4] = ["content-length", "transfer-encoding", "connection", "keep-alive"];
+const FRAMING_HEADERS: [&str; 4] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+];
 
 /// An HTTP response rebuilt from the function's response JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,9 +47,10 @@ impl FrontDoor {
         invoker: Invoker,
         options: InvokeOptions,
     ) -> Result<FrontDoor, String> {
-        let handler = Arc::new(move |ex: &mut Exchange<'_>| serve(ex, format, &invoker, options.clone()));
-        let server =
-            HttpServer::start(listen, "front-door", handler).map_err(|e| format!("cannot serve the front door: {e}"))?;
+        let handler =
+            Arc::new(move |ex: &mut Exchange<'_>| serve(ex, format, &invoker, options.clone()));
+        let server = HttpServer::start(listen, "front-door", handler)
+            .map_err(|e| format!("cannot serve the front door: {e}"))?;
         Ok(FrontDoor { server })
     }
 
@@ -54,18 +60,28 @@ impl FrontDoor {
 }
 
 fn plain_request(ex: &mut Exchange<'_>) -> Result<PlainRequest, String> {
-    let body = ex.body_to_vec(MAX_REQUEST_BYTES).map_err(|e| format!("reading the request body failed: {e}"))?;
+    let body = ex
+        .body_to_vec(MAX_REQUEST_BYTES)
+        .map_err(|e| format!("reading the request body failed: {e}"))?;
     Ok(PlainRequest {
         method: ex.method.clone(),
         target: ex.target.clone(),
         headers: ex.headers.clone(),
         body,
-        source_ip: ex.peer.map(|a| a.ip().to_string()).unwrap_or_else(|| "127.0.0.1".into()),
+        source_ip: ex
+            .peer
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "127.0.0.1".into()),
     })
 }
 
 fn text_response(ex: &mut Exchange<'_>, status: u16, message: &str) {
-    respond(ex, status, &[("content-type", "text/plain; charset=utf-8")], message.as_bytes());
+    respond(
+        ex,
+        status,
+        &[("content-type", "text/plain; charset=utf-8")],
+        message.as_bytes(),
+    );
 }
 
 fn respond(ex: &mut Exchange<'_>, status: u16, headers: &[(&str, &str)], body: &[u8]) {
@@ -81,7 +97,13 @@ fn serve(ex: &mut Exchange<'_>, format: EventFormat, invoker: &Invoker, options:
     };
     let request_id = new_id();
     let event = build_event(format, &plain, &request_id);
-    let mut pending = invoker.submit(event, InvokeOptions { request_id: Some(request_id), ..options });
+    let mut pending = invoker.submit(
+        event,
+        InvokeOptions {
+            request_id: Some(request_id),
+            ..options
+        },
+    );
 
     let mut kind = PostKind::Response;
     let mut body = Vec::new();
@@ -102,8 +124,14 @@ fn serve(ex: &mut Exchange<'_>, format: EventFormat, invoker: &Invoker, options:
         }
     }
     if kind == PostKind::Error {
-        eprintln!("lambda-emulator: the function reported an error: {}", String::from_utf8_lossy(&body));
-        let headers = [("content-type", "application/json"), ("x-amz-function-error", "Unhandled")];
+        eprintln!(
+            "lambda-emulator: the function reported an error: {}",
+            String::from_utf8_lossy(&body)
+        );
+        let headers = [
+            ("content-type", "application/json"),
+            ("x-amz-function-error", "Unhandled"),
+        ];
         return respond(ex, 502, &headers, &body);
     }
     match http_response(format, &body) {
@@ -228,7 +256,14 @@ fn relay_stream(ex: &mut Exchange<'_>, pending: &mut super::Pending) {
         if ended || buffered.len() > MAX_PRELUDE_BYTES {
             // No separator: the whole stream is a 200 body.
             let body = std::mem::take(&mut buffered);
-            break (Ok(HttpResponse { status: 200, headers: Vec::new(), body: Vec::new() }), body);
+            break (
+                Ok(HttpResponse {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                }),
+                body,
+            );
         }
         match pending.next_delivery() {
             Ok(Delivery::Chunk(data)) => buffered.extend_from_slice(&data),

@@ -33,8 +33,11 @@ pub struct HttpServer {
 impl HttpServer {
     /// Serves `handler` on `addr` (`127.0.0.1:0` picks a free port).
     pub fn start(addr: &str, name: &str, handler: Arc<Handler>) -> Result<HttpServer, String> {
-        let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        let addr = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let listener =
+            TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let stop = Arc::new(AtomicBool::new(false));
         let connections = Arc::new(Mutex::new(Vec::new()));
         let accept = {
@@ -45,7 +48,12 @@ impl HttpServer {
                 .spawn(move || accept_loop(&listener, &stop, &connections, &handler, &thread_name))
                 .map_err(|e| format!("cannot start the {name} thread: {e}"))?
         };
-        Ok(HttpServer { addr, stop, connections, accept: Some(accept) })
+        Ok(HttpServer {
+            addr,
+            stop,
+            connections,
+            accept: Some(accept),
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -88,8 +96,9 @@ fn accept_loop(
             list.push(clone);
         }
         let handler = handler.clone();
-        let spawned =
-            std::thread::Builder::new().name(format!("{name}-conn")).spawn(move || serve_connection(stream, &handler));
+        let spawned = std::thread::Builder::new()
+            .name(format!("{name}-conn"))
+            .spawn(move || serve_connection(stream, &handler));
         if let Err(e) = spawned {
             eprintln!("lambda-emulator: cannot start a connection thread: {e}");
         }
@@ -97,7 +106,9 @@ fn accept_loop(
 }
 
 fn serve_connection(stream: TcpStream, handler: &Arc<Handler>) {
-    let Ok(writer) = stream.try_clone() else { return };
+    let Ok(writer) = stream.try_clone() else {
+        return;
+    };
     let peer = stream.peer_addr().ok();
     let mut reader = BufReader::new(stream);
     let mut writer = writer;
@@ -107,21 +118,32 @@ fn serve_connection(stream: TcpStream, handler: &Arc<Handler>) {
             Ok(None) => return,
             Err(e) => {
                 let body = format!("bad request: {e}\n");
-                let _ = write_response(&mut writer, 400, &[("content-type", "text/plain")], body.as_bytes(), true);
+                let _ = write_response(
+                    &mut writer,
+                    400,
+                    &[("content-type", "text/plain")],
+                    body.as_bytes(),
+                    true,
+                );
                 return;
             }
         };
         let body = match body_framing(&head.headers) {
             Ok(body) => body,
             Err(e) => {
-                let _ = write_response(&mut writer, 400, &[("content-type", "text/plain")], e.as_bytes(), true);
+                let _ = write_response(
+                    &mut writer,
+                    400,
+                    &[("content-type", "text/plain")],
+                    e.as_bytes(),
+                    true,
+                );
                 return;
             }
         };
-        let wants_close = head
-            .headers
-            .iter()
-            .any(|(n, v)| n.eq_ignore_ascii_case("connection") && v.to_ascii_lowercase().contains("close"));
+        let wants_close = head.headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("connection") && v.to_ascii_lowercase().contains("close")
+        });
         let mut exchange = Exchange {
             method: head.method,
             target: head.target,
@@ -136,7 +158,11 @@ fn serve_connection(stream: TcpStream, handler: &Arc<Handler>) {
         };
         handler(&mut exchange);
         if !exchange.answered {
-            let _ = exchange.respond(500, &[("content-type", "text/plain")], b"the handler gave no answer\n");
+            let _ = exchange.respond(
+                500,
+                &[("content-type", "text/plain")],
+                b"the handler gave no answer\n",
+            );
         }
         // The next request starts after this body: read what the handler left.
         let drained = exchange.drain();
@@ -158,9 +184,16 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Head>> {
     let mut raw = Vec::new();
     loop {
         let before = raw.len();
-        let n = reader.by_ref().take((MAX_HEAD_BYTES + 1 - raw.len()) as u64).read_until(b'\n', &mut raw)?;
+        let n = reader
+            .by_ref()
+            .take((MAX_HEAD_BYTES + 1 - raw.len()) as u64)
+            .read_until(b'\n', &mut raw)?;
         if n == 0 {
-            return if raw.is_empty() { Ok(None) } else { Err(io::Error::other("the connection ended mid-head")) };
+            return if raw.is_empty() {
+                Ok(None)
+            } else {
+                Err(io::Error::other("the connection ended mid-head"))
+            };
         }
         if raw.len() > MAX_HEAD_BYTES {
             return Err(io::Error::other("the request head is too large"));
@@ -184,7 +217,12 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Head>> {
     let headers = request
         .headers
         .iter()
-        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).to_string()))
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).to_string(),
+            )
+        })
         .collect();
     Ok(Some(Head {
         method: request.method.unwrap_or("GET").to_string(),
@@ -197,20 +235,31 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Head>> {
 enum Body {
     Length(u64),
     /// Bytes left in the current chunk; `None` before the next size line.
-    Chunked { left: Option<u64>, done: bool },
+    Chunked {
+        left: Option<u64>,
+        done: bool,
+    },
 }
 
 fn body_framing(headers: &[(String, String)]) -> Result<Body, String> {
     let named = |name: &'static str| {
-        headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     };
     if named("transfer-encoding").any(|v| v.to_ascii_lowercase().contains("chunked")) {
-        return Ok(Body::Chunked { left: None, done: false });
+        return Ok(Body::Chunked {
+            left: None,
+            done: false,
+        });
     }
     match named("content-length").next() {
-        Some(value) => {
-            value.trim().parse::<u64>().map(Body::Length).map_err(|_| format!("invalid content-length {value:?}\n"))
-        }
+        Some(value) => value
+            .trim()
+            .parse::<u64>()
+            .map(Body::Length)
+            .map_err(|_| format!("invalid content-length {value:?}\n")),
         None => Ok(Body::Length(0)),
     }
 }
@@ -234,22 +283,33 @@ pub struct Exchange<'a> {
 impl Exchange<'_> {
     /// The path of the target, without the query.
     pub fn path(&self) -> &str {
-        self.target.split_once('?').map_or(self.target.as_str(), |(p, _)| p)
+        self.target
+            .split_once('?')
+            .map_or(self.target.as_str(), |(p, _)| p)
     }
 
     /// The first value of a request header (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Request headers with lowercase names.
     pub fn headers_lowercase(&self) -> Vec<(String, String)> {
-        self.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect()
+        self.headers
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+            .collect()
     }
 
     /// Trailers of a chunked body, once it has been read to its end.
     pub fn trailer(&self, name: &str) -> Option<&str> {
-        self.trailers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.trailers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Reads body bytes as they arrive; `Ok(0)` at the end of the body.
@@ -263,7 +323,10 @@ impl Exchange<'_> {
                 let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
                 let n = self.reader.read(buf.get_mut(..want).unwrap_or_default())?;
                 if n == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the body ended early"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the body ended early",
+                    ));
                 }
                 *left -= n as u64;
                 Ok(n)
@@ -286,10 +349,15 @@ impl Exchange<'_> {
                         size
                     }
                 };
-                let want = buf.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                let want = buf
+                    .len()
+                    .min(usize::try_from(remaining).unwrap_or(usize::MAX));
                 let n = self.reader.read(buf.get_mut(..want).unwrap_or_default())?;
                 if n == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the chunked body ended early"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the chunked body ended early",
+                    ));
                 }
                 *left = Some(remaining - n as u64);
                 Ok(n)
@@ -321,7 +389,12 @@ impl Exchange<'_> {
     }
 
     /// Sends a complete response.
-    pub fn respond(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> io::Result<()> {
+    pub fn respond(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<()> {
         self.answered = true;
         write_response(self.writer, status, headers, body, self.close)
     }
@@ -346,7 +419,8 @@ impl Exchange<'_> {
         if data.is_empty() {
             return Ok(());
         }
-        self.writer.write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
+        self.writer
+            .write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
         self.writer.write_all(data)?;
         self.writer.write_all(b"\r\n")?;
         self.writer.flush()
@@ -367,22 +441,35 @@ impl Exchange<'_> {
 
 fn read_line(reader: &mut BufReader<TcpStream>) -> io::Result<String> {
     let mut line = Vec::new();
-    reader.by_ref().take(MAX_LINE_BYTES as u64).read_until(b'\n', &mut line)?;
+    reader
+        .by_ref()
+        .take(MAX_LINE_BYTES as u64)
+        .read_until(b'\n', &mut line)?;
     if !line.ends_with(b"\n") {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the chunked body ended early"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the chunked body ended early",
+        ));
     }
-    Ok(String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string())
+    Ok(String::from_utf8_lossy(&line)
+        .trim_end_matches(['\r', '\n'])
+        .to_string())
 }
 
 fn read_chunk_size(reader: &mut BufReader<TcpStream>) -> io::Result<u64> {
     let line = read_line(reader)?;
     let size = line.split(';').next().unwrap_or("").trim();
-    u64::from_str_radix(size, 16).map_err(|_| io::Error::other(format!("invalid chunk size line {line:?}")))
+    u64::from_str_radix(size, 16)
+        .map_err(|_| io::Error::other(format!("invalid chunk size line {line:?}")))
 }
 
 fn expect_crlf(reader: &mut BufReader<TcpStream>) -> io::Result<()> {
     let line = read_line(reader)?;
-    if line.is_empty() { Ok(()) } else { Err(io::Error::other("missing CRLF after a chunk")) }
+    if line.is_empty() {
+        Ok(())
+    } else {
+        Err(io::Error::other("missing CRLF after a chunk"))
+    }
 }
 
 fn read_trailers(reader: &mut BufReader<TcpStream>) -> io::Result<Vec<(String, String)>> {
@@ -406,7 +493,11 @@ fn status_line(status: u16) -> Vec<u8> {
 fn push_headers(out: &mut Vec<u8>, headers: &[(&str, &str)]) {
     for (name, value) in headers {
         // A value with CR or LF would split the response; such a header is left out.
-        if name.bytes().chain(value.bytes()).any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        if name
+            .bytes()
+            .chain(value.bytes())
+            .any(|b| b == b'\r' || b == b'\n' || b == 0)
+        {
             continue;
         }
         out.extend_from_slice(name.as_bytes());

@@ -261,7 +261,10 @@ impl RuntimeApi {
             init_errors: Mutex::new(Vec::new()),
             next_polls: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{}", function_name()),
+            function_arn: format!(
+                "arn:aws:lambda:us-east-1:123456789012:function:{}",
+                function_name()
+            ),
         });
         let handler = {
             let shared = shared.clone();
@@ -269,7 +272,10 @@ impl RuntimeApi {
         };
         let server = HttpServer::start(addr, "runtime-api", handler)
             .map_err(|e| format!("cannot serve the Runtime API: {e}"))?;
-        Ok(RuntimeApi { invoker: Invoker { shared }, server: Some(server) })
+        Ok(RuntimeApi {
+            invoker: Invoker { shared },
+            server: Some(server),
+        })
     }
 
     /// The address to put in `AWS_LAMBDA_RUNTIME_API`.
@@ -326,12 +332,21 @@ fn function_name() -> String {
 
 fn respond(ex: &mut Exchange<'_>, status: u16, headers: &[(&str, &str)], body: &[u8]) {
     if let Err(e) = ex.respond(status, headers, body) {
-        eprintln!("lambda-emulator: could not answer {} {}: {e}", ex.method, ex.path());
+        eprintln!(
+            "lambda-emulator: could not answer {} {}: {e}",
+            ex.method,
+            ex.path()
+        );
     }
 }
 
 fn respond_json(ex: &mut Exchange<'_>, status: u16, body: &serde_json::Value) {
-    respond(ex, status, &[("content-type", "application/json")], body.to_string().as_bytes());
+    respond(
+        ex,
+        status,
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+    );
 }
 
 fn error_body(error_type: &str, message: &str) -> serde_json::Value {
@@ -350,9 +365,12 @@ fn route(ex: &mut Exchange<'_>, shared: &Shared) {
         ("GET", "/2020-01-01/extension/event/next") => extension_next(ex, shared),
         (
             "POST",
-            "/2020-01-01/extension/init/error" | "/2020-01-01/extension/exit/error" | "/2018-06-01/runtime/init/error",
+            "/2020-01-01/extension/init/error"
+            | "/2020-01-01/extension/exit/error"
+            | "/2018-06-01/runtime/init/error",
         ) => {
-            let body = String::from_utf8_lossy(&ex.body_to_vec(1 << 20).unwrap_or_default()).to_string();
+            let body =
+                String::from_utf8_lossy(&ex.body_to_vec(1 << 20).unwrap_or_default()).to_string();
             lock(&shared.init_errors).push(InitError {
                 path: path.clone(),
                 extension_id: ex.header("Lambda-Extension-Identifier").map(str::to_string),
@@ -373,7 +391,11 @@ fn route(ex: &mut Exchange<'_>, shared: &Shared) {
                     let id = percent_decode_str(id).decode_utf8_lossy().to_string();
                     post(ex, shared, &id, what == "error");
                 }
-                _ => respond_json(ex, 404, &error_body("NotFound", "unknown invocation endpoint")),
+                _ => respond_json(
+                    ex,
+                    404,
+                    &error_body("NotFound", "unknown invocation endpoint"),
+                ),
             }
         }
         _ => {
@@ -385,18 +407,32 @@ fn route(ex: &mut Exchange<'_>, shared: &Shared) {
 
 fn register(ex: &mut Exchange<'_>, shared: &Shared) {
     let body = String::from_utf8_lossy(&ex.body_to_vec(1 << 20).unwrap_or_default()).to_string();
-    let name = ex.header("Lambda-Extension-Name").unwrap_or_default().to_string();
+    let name = ex
+        .header("Lambda-Extension-Name")
+        .unwrap_or_default()
+        .to_string();
     if name.is_empty() {
-        respond_json(ex, 400, &error_body("InvalidRequest", "missing Lambda-Extension-Name"));
+        respond_json(
+            ex,
+            400,
+            &error_body("InvalidRequest", "missing Lambda-Extension-Name"),
+        );
         return;
     }
     let id = new_id();
-    lock(&shared.registrations).push(Registration { name, id: id.clone(), body });
+    lock(&shared.registrations).push(Registration {
+        name,
+        id: id.clone(),
+        body,
+    });
     let answer = serde_json::json!({ "functionName": function_name(), "functionVersion": "$LATEST", "handler": "" });
     respond(
         ex,
         200,
-        &[("Lambda-Extension-Identifier", id.as_str()), ("content-type", "application/json")],
+        &[
+            ("Lambda-Extension-Identifier", id.as_str()),
+            ("content-type", "application/json"),
+        ],
         answer.to_string().as_bytes(),
     );
 }
@@ -415,7 +451,11 @@ fn runtime_next(ex: &mut Exchange<'_>, shared: &Shared) {
     let queued = loop {
         if shared.shutdown.load(Ordering::SeqCst) {
             // The adapter retries a failed poll; there is nothing left to hand out.
-            respond_json(ex, 500, &error_body("ServiceException", "the emulator is shutting down"));
+            respond_json(
+                ex,
+                500,
+                &error_body("ServiceException", "the emulator is shutting down"),
+            );
             return;
         }
         match shared.queue_rx.recv_timeout(POLL_SLICE) {
@@ -452,23 +492,35 @@ fn runtime_next(ex: &mut Exchange<'_>, shared: &Shared) {
 
 fn post(ex: &mut Exchange<'_>, shared: &Shared, id: &str, is_error: bool) {
     let Some(deliveries) = lock(&shared.in_flight).remove(id) else {
-        let message = format!("invocation {id} is not in flight (already answered, timed out or unknown)");
+        let message =
+            format!("invocation {id} is not in flight (already answered, timed out or unknown)");
         eprintln!("lambda-emulator: rejected a post: {message}");
         respond_json(ex, 410, &error_body("InvalidRequestID", &message));
         return;
     };
     let headers = ex.headers_lowercase();
-    let streaming =
-        ex.header("Lambda-Runtime-Function-Response-Mode").is_some_and(|mode| mode.eq_ignore_ascii_case("streaming"));
+    let streaming = ex
+        .header("Lambda-Runtime-Function-Response-Mode")
+        .is_some_and(|mode| mode.eq_ignore_ascii_case("streaming"));
     if is_error {
-        let error_type = ex.header("Lambda-Runtime-Function-Error-Type").map(str::to_string);
+        let error_type = ex
+            .header("Lambda-Runtime-Function-Error-Type")
+            .map(str::to_string);
         let body = ex.body_to_vec(MAX_RESPONSE_BYTES).unwrap_or_default();
-        let _ = deliveries.send(Delivery::Head { kind: PostKind::Error, headers, error_type });
+        let _ = deliveries.send(Delivery::Head {
+            kind: PostKind::Error,
+            headers,
+            error_type,
+        });
         let _ = deliveries.send(Delivery::Chunk(body));
         let _ = deliveries.send(Delivery::End);
         accepted(ex);
     } else if streaming {
-        let _ = deliveries.send(Delivery::Head { kind: PostKind::Streamed, headers, error_type: None });
+        let _ = deliveries.send(Delivery::Head {
+            kind: PostKind::Streamed,
+            headers,
+            error_type: None,
+        });
         let outcome = relay_stream(ex, &deliveries);
         let _ = deliveries.send(match outcome {
             Ok(()) => Delivery::End,
@@ -482,20 +534,27 @@ fn post(ex: &mut Exchange<'_>, shared: &Shared, id: &str, is_error: bool) {
         let body = match ex.body_to_vec(MAX_RESPONSE_BYTES) {
             Ok(body) => body,
             Err(e) => {
-                let message = format!("Response payload rejected: {e} (limit {MAX_RESPONSE_BYTES} bytes).");
+                let message =
+                    format!("Response payload rejected: {e} (limit {MAX_RESPONSE_BYTES} bytes).");
                 let _ = deliveries.send(Delivery::Head {
                     kind: PostKind::Error,
                     headers,
                     error_type: Some("Function.ResponseSizeTooLarge".into()),
                 });
-                let body = error_body("Function.ResponseSizeTooLarge", &message).to_string().into_bytes();
+                let body = error_body("Function.ResponseSizeTooLarge", &message)
+                    .to_string()
+                    .into_bytes();
                 let _ = deliveries.send(Delivery::Chunk(body));
                 let _ = deliveries.send(Delivery::End);
                 respond_json(ex, 413, &error_body("RequestEntityTooLarge", &message));
                 return;
             }
         };
-        let _ = deliveries.send(Delivery::Head { kind: PostKind::Response, headers, error_type: None });
+        let _ = deliveries.send(Delivery::Head {
+            kind: PostKind::Response,
+            headers,
+            error_type: None,
+        });
         let _ = deliveries.send(Delivery::Chunk(body));
         let _ = deliveries.send(Delivery::End);
         accepted(ex);
@@ -523,9 +582,16 @@ fn relay_stream(ex: &mut Exchange<'_>, deliveries: &Sender<Delivery>) -> Result<
         Some(error_type) => {
             let body = ex
                 .trailer("Lambda-Runtime-Function-Error-Body")
-                .map(|b| STANDARD.decode(b.trim()).map_or_else(|_| b.to_string(), |d| String::from_utf8_lossy(&d).to_string()))
+                .map(|b| {
+                    STANDARD.decode(b.trim()).map_or_else(
+                        |_| b.to_string(),
+                        |d| String::from_utf8_lossy(&d).to_string(),
+                    )
+                })
                 .unwrap_or_default();
-            Err(format!("the function reported {error_type} after {total} bytes: {body}"))
+            Err(format!(
+                "the function reported {error_type} after {total} bytes: {body}"
+            ))
         }
     }
 }
