@@ -23,6 +23,15 @@ struct EmulatorProcess {
 
 impl EmulatorProcess {
     fn start(source: &str, app_port: u16, app_command: &[&str]) -> EmulatorProcess {
+        EmulatorProcess::start_with(source, app_port, app_command, &[])
+    }
+
+    fn start_with(
+        source: &str,
+        app_port: u16,
+        app_command: &[&str],
+        env: &[(&str, &str)],
+    ) -> EmulatorProcess {
         let listen = format!("127.0.0.1:{}", free_port());
         let child = Command::new(EMULATOR)
             .args([
@@ -42,6 +51,7 @@ impl EmulatorProcess {
             ])
             .args(app_command)
             .env("AWS_LWA_PORT", app_port.to_string())
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -119,6 +129,42 @@ fn front_door_serves_plain_http_through_the_real_adapter() {
         echo.header("x-amzn-request-context")
             .unwrap()
             .contains("\"routeKey\":\"$default\"")
+    );
+}
+
+#[test]
+fn front_door_serves_max_concurrency_requests_at_once() {
+    const SLEEP: Duration = Duration::from_millis(500);
+    let app = TestApp::start(|r| match r.target.as_str() {
+        "/" => Reply::text("ready"),
+        _ => Reply::new(200, "text/plain", r.target.clone()).delay(SLEEP),
+    });
+    let emulator = EmulatorProcess::start_with(
+        "v2",
+        app.port,
+        &["sleep", "600"],
+        &[("AWS_LAMBDA_MAX_CONCURRENCY", "8")],
+    );
+    // Warm up: the adapter is ready and its workers poll.
+    assert_eq!(http_request(&emulator.listen, "GET", "/", &[], b"").0, 200);
+
+    let start = Instant::now();
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            let listen = emulator.listen.clone();
+            std::thread::spawn(move || http_request(&listen, "GET", &format!("/job/{i}"), &[], b""))
+        })
+        .collect();
+    for (i, client) in clients.into_iter().enumerate() {
+        let (status, _, body) = client.join().unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(body, format!("/job/{i}").as_bytes());
+    }
+    let elapsed = start.elapsed();
+    // One at a time would take 8 x SLEEP.
+    assert!(
+        elapsed < SLEEP * 4,
+        "8 requests of {SLEEP:?} took {elapsed:?}: not concurrent"
     );
 }
 
