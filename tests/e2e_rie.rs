@@ -87,7 +87,10 @@ fn should_run(test: &str) -> bool {
         }
         Some(reason) => {
             // Written past the test harness's output capture, so the skip is always visible.
-            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason} (set LAMBDA_ADAPTER_REQUIRE_RIE=1 to fail instead)");
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: {reason} (set LAMBDA_ADAPTER_REQUIRE_RIE=1 to fail instead)"
+            );
             false
         }
     }

@@ -7,9 +7,10 @@
 //! `/next` long poll lasts, so N concurrent workers did not get N concurrent polls. Its chunked
 //! decoder also cannot read trailers, which is how a failed stream is reported.
 
+use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -22,11 +23,14 @@ const MAX_LINE_BYTES: usize = 8 * 1024;
 /// Handles one request; it must answer with [`Exchange::respond`] or a chunked response.
 pub type Handler = dyn Fn(&mut Exchange<'_>) + Send + Sync;
 
+/// Open connections by id, so that stopping the server can close them.
+type Connections = Arc<Mutex<HashMap<u64, TcpStream>>>;
+
 /// A running server; stops (and closes its connections) when dropped.
 pub struct HttpServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    connections: Arc<Mutex<Vec<TcpStream>>>,
+    connections: Connections,
     accept: Option<JoinHandle<()>>,
 }
 
@@ -39,7 +43,7 @@ impl HttpServer {
             .local_addr()
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let connections = Arc::new(Mutex::new(Vec::new()));
+        let connections: Connections = Arc::new(Mutex::new(HashMap::new()));
         let accept = {
             let (stop, connections) = (stop.clone(), connections.clone());
             let thread_name = name.to_string();
@@ -70,7 +74,7 @@ impl Drop for HttpServer {
             let _ = accept.join();
         }
         let mut connections = self.connections.lock().unwrap_or_else(|p| p.into_inner());
-        for connection in connections.drain(..) {
+        for (_, connection) in connections.drain() {
             let _ = connection.shutdown(Shutdown::Both);
         }
     }
@@ -79,28 +83,40 @@ impl Drop for HttpServer {
 fn accept_loop(
     listener: &TcpListener,
     stop: &AtomicBool,
-    connections: &Mutex<Vec<TcpStream>>,
+    connections: &Connections,
     handler: &Arc<Handler>,
     name: &str,
 ) {
+    let next_id = AtomicU64::new(0);
     for stream in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             break;
         }
         let Ok(stream) = stream else { continue };
         let _ = stream.set_nodelay(true);
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
         if let Ok(clone) = stream.try_clone() {
-            let mut list = connections.lock().unwrap_or_else(|p| p.into_inner());
-            // Forget connections that have ended, so the list stays small.
-            list.retain(|s| s.peer_addr().is_ok());
-            list.push(clone);
+            connections
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id, clone);
         }
-        let handler = handler.clone();
+        let (handler, registry) = (handler.clone(), connections.clone());
         let spawned = std::thread::Builder::new()
             .name(format!("{name}-conn"))
-            .spawn(move || serve_connection(stream, &handler));
+            .spawn(move || {
+                serve_connection(stream, &handler);
+                registry
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+            });
         if let Err(e) = spawned {
             eprintln!("lambda-emulator: cannot start a connection thread: {e}");
+            connections
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
         }
     }
 }
