@@ -7,6 +7,10 @@
 RIE_SAM_VERSION=1.170.0
 RIE_SHA256=6b1e686e62ab2baf5759c412c4864276ef2a88b094fca53ec070637ccba9b9a5
 STARTED_PIDS=()
+# A command prefix that runs its command in a new PID namespace, killed with everything in it
+# when the prefix's process dies (as non-root, inside a user namespace where we are "root").
+ISOLATE=(unshare --pid --fork --kill-child)
+[ "$(id -u)" = 0 ] || ISOLATE=(unshare --map-root-user --pid --fork --kill-child)
 
 # Prints a free loopback TCP port.
 free_port() {
@@ -41,9 +45,7 @@ PY
 # (so a bind mount over /opt is private and `stop_all` reaps every descendant), output to LOG.
 start_isolated() {
     local log=$1; shift
-    local userns=()
-    [ "$(id -u)" = 0 ] || userns=(--map-root-user)
-    unshare "${userns[@]}" --mount --propagation private --pid --fork --kill-child "$@" >"$log" 2>&1 &
+    "${ISOLATE[@]}" --mount --propagation private "$@" </dev/null >"$log" 2>&1 &
     STARTED_PIDS+=("$!")
 }
 
@@ -59,6 +61,10 @@ stop_all() {
         wait "$pid" 2>/dev/null || true
     done
     STARTED_PIDS=()
+# A command prefix that runs its command in a new PID namespace, killed with everything in it
+# when the prefix's process dies (as non-root, inside a user namespace where we are "root").
+ISOLATE=(unshare --pid --fork --kill-child)
+[ "$(id -u)" = 0 ] || ISOLATE=(unshare --map-root-user --pid --fork --kill-child)
 }
 
 # wait_port PORT SECONDS: waits until something accepts connections on 127.0.0.1:PORT.

@@ -7,7 +7,7 @@
 # and checks each response (status and body; SSE events; SQS batchItemFailures).
 #
 #   tests/examples.sh [NAME...]          # default: every example this script knows
-# Environment: ADAPTER=path (default: the static build, built when missing), EMULATOR=path
+# Environment: ADAPTER=path (default: the static build, rebuilt if stale), EMULATOR=path
 # (default: target/release/lambda-emulator), SKIP_EMULATOR=1, SKIP_RIE=1.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -104,8 +104,7 @@ PY
 # The adapter under test, and the layer built from it.
 if [ -z "${ADAPTER:-}" ]; then
     ADAPTER=target/x86_64-unknown-linux-gnu/release/lambda-adapter
-    [ -x "$ADAPTER" ] || RUSTFLAGS="-C target-feature=+crt-static" \
-        cargo build --release --locked --target x86_64-unknown-linux-gnu --bin lambda-adapter
+    make -s -f layer.zip.mk static-binary # cargo rebuilds only what changed
 fi
 ADAPTER=$(cd "$(dirname "$ADAPTER")" && pwd)/$(basename "$ADAPTER")
 EMULATOR=${EMULATOR:-$REPO/target/release/lambda-emulator}
@@ -153,9 +152,9 @@ run_emulator() {
         rc=0
         (
             cd "examples/$name"
-            PORT=$(free_port) timeout -s KILL 120 unshare --pid --fork --kill-child \
+            PORT=$(free_port) timeout -s KILL 120 "${ISOLATE[@]}" \
                 "$EMULATOR" --runtime-api "127.0.0.1:$(free_port)" --adapter "$ADAPTER" --timeout 30 \
-                --invoke "$event" -- sh -c 'exec ./run.sh >&2' >"$WORK/out" 2>"$WORK/emulator.log"
+                --invoke "$event" -- sh -c 'exec ./run.sh >&2' </dev/null >"$WORK/out" 2>"$WORK/emulator.log"
         ) || rc=$?
         [ $rc = 0 ] && { check_response "$WORK/out" "$kind" "$status" "$expected" || rc=$?; }
         [ $rc = 0 ] || tail -15 "$WORK/emulator.log" | sed 's/^/     emulator: /'
@@ -192,6 +191,11 @@ for name in "${NAMES[@]}"; do
         continue
     fi
     echo "== $name"
+    # Lambda runs the handler script directly: it must be executable, with a shebang, LF endings.
+    rc=0
+    [ -x "examples/$name/run.sh" ] && head -c 2 "examples/$name/run.sh" | grep -q '#!' &&
+        ! grep -q $'\r' "examples/$name/run.sh" || rc=1
+    record "$name: run.sh is an executable script with LF line endings" $rc
     start=$(date +%s.%N)
     rc=0
     if [ -x "examples/$name/install.sh" ]; then
