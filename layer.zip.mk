@@ -24,8 +24,8 @@ all: layer
 layer: $(LAYER_ZIP)
 	@sha256sum $(LAYER_ZIP)
 
-# Cargo decides whether anything needs rebuilding; skipped when ADAPTER is given on the command line.
-ifeq ($(origin ADAPTER),command line)
+# Cargo decides whether anything needs rebuilding; skipped when ADAPTER is given (command line or environment).
+ifneq ($(origin ADAPTER),file)
 static-binary:
 else
 static-binary:

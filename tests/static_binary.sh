@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Checks that the release binary is fully static: `file`/`ldd` report no dynamic dependencies,
-# and it runs `--version` and `--help` in an empty root directory holding nothing but itself
-# (no libc, no loader, no /etc, no /proc). Builds it first unless ADAPTER=path is given.
+# it runs `--version` and `--help` in an empty root directory holding nothing but itself
+# (no libc, no loader, no /etc, no /proc), and from there it serves a real invocation under
+# AWS's Runtime Interface Emulator with AWS_LWA_HOST=localhost (so no NSS, no /etc/hosts).
+# Builds it first unless ADAPTER=path is given.
 #
 #   tests/static_binary.sh                 # builds with crt-static for x86_64-unknown-linux-gnu
 #   ADAPTER=path/to/lambda-adapter tests/static_binary.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+cd "$REPO"
+source tests/e2e_lib.sh
 
 TARGET=${TARGET:-x86_64-unknown-linux-gnu}
 if [ -z "${ADAPTER:-}" ]; then
@@ -35,8 +39,10 @@ ldd_finds_nothing() {
 check "file reports a static executable" file_says_static
 check "ldd reports no shared libraries" ldd_finds_nothing
 
-ROOT=$(mktemp -d)
-trap 'rm -rf "$ROOT"' EXIT
+WORK=$(mktemp -d)
+trap 'stop_all; rm -rf "$WORK"' EXIT
+ROOT=$WORK/root
+mkdir "$ROOT"
 cp "$ADAPTER" "$ROOT/lambda-adapter"
 if [ "$(id -u)" = 0 ]; then CHROOT=(chroot "$ROOT"); else CHROOT=(unshare -r chroot "$ROOT"); fi
 echo "     empty root: $(cd "$ROOT" && find . | sort | tr '\n' ' ')"
@@ -57,6 +63,45 @@ rejects_unknown_argument() {
 check "runs --version in an empty chroot" runs_version
 check "runs --help in an empty chroot" runs_help
 check "exits 2 on an unknown argument in an empty chroot" rejects_unknown_argument
+
+# RIE starts /opt/extensions/lambda-adapter: here a script that runs the binary chrooted in the
+# empty root (the network namespace is shared, so loopback reaches RIE and the app).
+mkdir -p "$WORK/opt/extensions"
+printf '#!/bin/sh\nexec chroot "%s" /lambda-adapter\n' "$ROOT" >"$WORK/opt/extensions/lambda-adapter"
+chmod 0755 "$WORK/opt/extensions/lambda-adapter"
+cat >"$WORK/app.py" <<'PY'
+import json, os
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"served": "from a static binary", "path": self.path}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+HTTPServer(("127.0.0.1", int(os.environ["AWS_LWA_PORT"])), Handler).serve_forever()
+PY
+serves_from_empty_root() {
+    local invoke_port api_port
+    invoke_port=$(free_port) api_port=$(free_port)
+    AWS_LWA_HOST=localhost AWS_LWA_PORT=$(free_port) AWS_LAMBDA_FUNCTION_TIMEOUT=30 \
+        start_rie "$WORK/rie.log" "$invoke_port" "$api_port" "$WORK/opt" python3 "$WORK/app.py" &&
+        invoke_rie "$invoke_port" tests/examples/get-root.json "$WORK/response.json" 60 &&
+        python3 - "$WORK/response.json" <<'PY'
+import json, sys
+raw = open(sys.argv[1]).read()
+print("     response: " + raw[:200])
+r = json.loads(raw)
+assert r["statusCode"] == 200 and json.loads(r["body"])["served"] == "from a static binary", r
+PY
+}
+if [ "${SKIP_RIE:-}" = 1 ]; then
+    echo "skip serves an invocation from the empty chroot (SKIP_RIE=1)"
+elif check "serves an invocation from the empty chroot (AWS_LWA_HOST=localhost, under RIE)" serves_from_empty_root; then :; else
+    tail -15 "$WORK/rie.log" | sed 's/^/     rie: /'
+fi
+stop_all
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
