@@ -2,7 +2,9 @@
 CARGO ?= cargo
 RIE_DIR := .cache/rie
 
-.PHONY: all build release emulator test rie demo lint layer
+.PHONY: all build release emulator test rie demo lint layer examples test-packaging bench bench-quick
+RELEASE_TARGET ?= x86_64-unknown-linux-gnu
+RELEASE_BIN    := target/$(RELEASE_TARGET)/release/lambda-adapter
 
 all: build
 
@@ -10,9 +12,10 @@ all: build
 build:
 	$(CARGO) build
 
-## release: optimised adapter binary (target/release/lambda-adapter)
+## release: the static x86_64 binary (glibc linked in), target/$(RELEASE_TARGET)/release/lambda-adapter
 release:
-	$(CARGO) build --release
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(RELEASE_TARGET) --bin lambda-adapter
+	@ls -l $(RELEASE_BIN)
 
 ## emulator: the adapter plus the local emulator (target/debug/lambda-emulator)
 emulator:
@@ -22,9 +25,24 @@ emulator:
 rie:
 	.ci/install-rie.sh $(RIE_DIR)
 
-## test: unit, integration and RIE end-to-end tests (RIE tests fail rather than skip here)
+## test: unit, integration and RIE end-to-end tests (RIE tests fail rather than skip here),
+##       then the packaging tests: static binary, reproducible layer, Dockerfiles
 test: rie
 	LAMBDA_ADAPTER_REQUIRE_RIE=1 LAMBDA_ADAPTER_RIE=$(CURDIR)/$(RIE_DIR)/aws-lambda-rie $(CARGO) test --all-features
+	$(MAKE) test-packaging
+
+## test-packaging: the static binary runs alone in an empty root; the layer zip is the same
+##       twice and serves an invocation under RIE; the Dockerfiles are what they claim
+test-packaging: release
+	tests/static_binary.sh
+	tests/layer_zip.sh
+	tests/dockerfiles.sh
+
+## examples: every example app (Flask, FastAPI SSE, Express, nginx, SQS, stdlib) under the
+##       local emulator and under RIE, with its pinned packages installed from the registries
+examples:
+	$(CARGO) build --release --features emulator
+	tests/examples.sh
 
 ## demo: emulator + adapter + the Python example app, a few real requests, then stop
 demo: emulator
