@@ -56,3 +56,17 @@ lint:
 ## layer: the Lambda layer zip (see layer.zip.mk)
 layer:
 	$(MAKE) -f layer.zip.mk
+
+## bench: ours vs upstream LWA vs the app called directly, interleaved rounds (a few minutes).
+##       Upstream is built once from crates.io, as its releases are, into .cache/upstream.
+UPSTREAM_BIN := .cache/upstream/bin/lambda-adapter
+$(UPSTREAM_BIN):
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_PANIC=abort $(CARGO) install lambda_web_adapter \
+		--version 1.0.0-rc1 --locked --root .cache/upstream
+
+bench: release $(UPSTREAM_BIN)
+	$(CARGO) run --release --example bench -- --ours $(RELEASE_BIN) --upstream $(UPSTREAM_BIN)
+
+## bench-quick: the same in under a minute (fewer invocations and rounds)
+bench-quick: release $(UPSTREAM_BIN)
+	$(CARGO) run --release --example bench -- --ours $(RELEASE_BIN) --upstream $(UPSTREAM_BIN) --quick
