@@ -149,7 +149,7 @@ impl<'a> Worker<'a> {
 
         // App response → Lambda.
         if config.invoke_mode == InvokeMode::ResponseStream {
-            return streaming::stream(&self.runtime, invocation, &mut exchange);
+            return streaming::stream(&self.runtime, invocation, &mut exchange, deadline);
         }
         let mut body = Vec::new();
         if let Err(e) = exchange.read_body(&mut body, MAX_BUFFERED_BODY) {
