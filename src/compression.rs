@@ -141,10 +141,8 @@ pub fn compress(head: &mut ResponseHead, body: Vec<u8>, accept_encoding: Option<
     if !qualifies(head, body.len()) {
         return body;
     }
-    let varies = head
-        .headers
-        .iter()
-        .any(|(name, value)| name == "vary" && contains_ignore_case(value, b"accept-encoding"));
+    let varies =
+        head.headers.iter().any(|(name, value)| name == "vary" && contains_ignore_case(value, b"accept-encoding"));
     if !varies {
         head.headers.push(("vary".to_string(), b"accept-encoding".to_vec()));
     }
@@ -170,10 +168,8 @@ pub fn compress(head: &mut ResponseHead, body: Vec<u8>, accept_encoding: Option<
 
 /// gzip: flate2 level 6, no file name, mtime 0, OS byte 255 (upstream's header exactly).
 pub fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(body.len() / 2 + 64),
-        flate2::Compression::new(GZIP_LEVEL),
-    );
+    let mut encoder =
+        flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 2 + 64), flate2::Compression::new(GZIP_LEVEL));
     encoder.write_all(body)?;
     encoder.finish()
 }

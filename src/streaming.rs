@@ -67,7 +67,10 @@ pub enum Piece {
 pub enum Ending {
     Complete,
     /// Ended with error trailers.
-    Failed { error_type: String, message: String },
+    Failed {
+        error_type: String,
+        message: String,
+    },
 }
 
 /// The post could not be completed. `sent_nothing`: it failed before the Runtime API could
@@ -81,7 +84,12 @@ pub struct PostError {
 /// Streams the app's response (its head already read, `transfer-encoding` removed) to the
 /// Runtime API. App reads stop at `app_deadline`; writes to the Runtime API at the
 /// invocation's own deadline.
-pub fn stream(runtime: &RuntimeClient, invocation: &Invocation, exchange: &mut AppExchange<'_>, app_deadline: Instant) -> Reply {
+pub fn stream(
+    runtime: &RuntimeClient,
+    invocation: &Invocation,
+    exchange: &mut AppExchange<'_>,
+    app_deadline: Instant,
+) -> Reply {
     let hard_deadline = Instant::now() + invocation.remaining();
     let authority = &runtime.endpoint().authority;
     let mut conn = match RuntimeConn::connect(authority, hard_deadline) {
@@ -98,7 +106,10 @@ pub fn stream(runtime: &RuntimeClient, invocation: &Invocation, exchange: &mut A
             .name("stream-reader".into())
             .spawn_scoped(scope, move || read_app(exchange, tx));
         if let Err(e) = spawned {
-            return Err(PostError { message: format!("could not start the stream reader thread: {e}"), sent_nothing: true });
+            return Err(PostError {
+                message: format!("could not start the stream reader thread: {e}"),
+                sent_nothing: true,
+            });
         }
         first_write.reserve(prelude.len() + 16);
         relay(&mut conn, first_write, prelude, &rx, app_deadline)
@@ -302,7 +313,9 @@ pub fn push_last_chunk(out: &mut Vec<u8>, ending: &Ending) {
         let body = STANDARD.encode(lambda_api::error_json(error_type, message));
         // The error types are fixed ASCII names; keep the trailer a valid header regardless.
         let error_type: String = error_type.chars().filter(|c| c.is_ascii_graphic()).collect();
-        out.extend_from_slice(format!("{ERROR_TYPE_TRAILER}: {error_type}\r\n{ERROR_BODY_TRAILER}: {body}\r\n").as_bytes());
+        out.extend_from_slice(
+            format!("{ERROR_TYPE_TRAILER}: {error_type}\r\n{ERROR_BODY_TRAILER}: {body}\r\n").as_bytes(),
+        );
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -366,9 +379,10 @@ impl Write for RuntimeConn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.stream.set_write_timeout(Some(self.time_left()?))?;
         self.stream.write(buf).map_err(|e| match e.kind() {
-            io::ErrorKind::WouldBlock => {
-                io::Error::new(io::ErrorKind::TimedOut, "the Runtime API took no more data before the invocation deadline")
-            }
+            io::ErrorKind::WouldBlock => io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the Runtime API took no more data before the invocation deadline",
+            ),
             _ => e,
         })
     }
@@ -406,7 +420,9 @@ fn read_answer(conn: &mut impl Read) -> io::Result<(u16, String)> {
             Ok(httparse::Status::Partial) => {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, "the Runtime API's answer is too large"));
             }
-            Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, format!("invalid answer: {e}"))),
+            Err(e) => {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("invalid answer: {e}")));
+            }
         }
     }
 }
@@ -462,7 +478,8 @@ mod tests {
 
     #[test]
     fn prelude_keeps_non_ascii_values() {
-        let h = head(200, &[("content-type", b"text/plain"), ("x-name", "caf\u{e9}".as_bytes()), ("x-raw", b"\xe9t\xe9")]);
+        let h =
+            head(200, &[("content-type", b"text/plain"), ("x-name", "caf\u{e9}".as_bytes()), ("x-raw", b"\xe9t\xe9")]);
         assert_eq!(
             without_nuls(&prelude(&h)),
             "{\"statusCode\":200,\"headers\":{\"content-type\":\"text/plain\",\"x-name\":\"caf\u{e9}\",\"x-raw\":\"\u{fffd}t\u{fffd}\"},\"cookies\":[]}"
@@ -486,7 +503,9 @@ mod tests {
         let body = STANDARD.encode(r#"{"errorMessage":"late","errorType":"App.Timeout"}"#);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            format!("0\r\nLambda-Runtime-Function-Error-Type: App.Timeout\r\nLambda-Runtime-Function-Error-Body: {body}\r\n\r\n")
+            format!(
+                "0\r\nLambda-Runtime-Function-Error-Type: App.Timeout\r\nLambda-Runtime-Function-Error-Body: {body}\r\n\r\n"
+            )
         );
     }
 }
