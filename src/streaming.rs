@@ -112,8 +112,11 @@ pub fn stream(
             });
         }
         first_write.reserve(prelude.len() + 16);
-        relay(&mut conn, first_write, prelude, &rx, app_deadline)
-        // `rx` is dropped here, so a reader still sending gives up at once.
+        let rx = rx;
+        let result = relay(&mut conn, first_write, prelude, &rx, app_deadline);
+        // Dropped before the scope joins the reader, so a reader still sending gives up at once.
+        drop(rx);
+        result
     });
     match result {
         Ok(ending) => {
