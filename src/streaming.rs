@@ -184,11 +184,13 @@ pub fn prelude(head: &ResponseHead) -> Vec<u8> {
     out.extend_from_slice(b"{\"statusCode\":");
     out.extend_from_slice(head.status.to_string().as_bytes());
     out.extend_from_slice(b",\"headers\":{");
+    let mut groups = grouped(head);
+    // Removed as upstream's header map removes it, so the keys keep upstream's order.
+    if let Some(at) = groups.iter().position(|(name, _)| *name == "set-cookie") {
+        groups.swap_remove(at);
+    }
     let mut first = true;
-    for (name, values) in grouped(head) {
-        if name == "set-cookie" {
-            continue;
-        }
+    for (name, values) in groups {
         if !first {
             out.push(b',');
         }
