@@ -96,24 +96,26 @@ pub fn stream(
         Ok(conn) => conn,
         Err(e) => return stream_failed(&e),
     };
-    let mut first_write = request_head(&runtime.invocation_path(&invocation.request_id, "response"), authority);
+    let first_write = request_head(&runtime.invocation_path(&invocation.request_id, "response"), authority);
     let prelude = prelude(&exchange.head);
     log::debug!("streaming the response status={} prelude_size={}", exchange.head.status, prelude.len());
 
+    // Body bytes that came with the head are taken right here: no hand-over to wait for.
+    let first = if exchange.body_ready() { Some(next_piece(exchange)) } else { None };
+    let body_read = matches!(first, Some(Piece::End | Piece::Failed(_)));
     let (tx, rx) = crossbeam_channel::bounded(CHANNEL_PIECES);
     let result = std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new()
-            .name("stream-reader".into())
-            .spawn_scoped(scope, move || read_app(exchange, tx));
-        if let Err(e) = spawned {
-            return Err(PostError {
-                message: format!("could not start the stream reader thread: {e}"),
-                sent_nothing: true,
-            });
+        if !body_read {
+            let spawned = std::thread::Builder::new()
+                .name("stream-reader".into())
+                .spawn_scoped(scope, move || read_app(exchange, tx));
+            if let Err(e) = spawned {
+                let message = format!("could not start the stream reader thread: {e}");
+                return Err(PostError { message, sent_nothing: true });
+            }
         }
-        first_write.reserve(prelude.len() + 16);
         let rx = rx;
-        let result = relay(&mut conn, first_write, prelude, &rx, app_deadline);
+        let result = relay(&mut conn, first_write, prelude, first, &rx, app_deadline);
         // Dropped before the scope joins the reader, so a reader still sending gives up at once.
         drop(rx);
         result
@@ -140,16 +142,23 @@ fn stream_failed(e: &PostError) -> Reply {
     Reply::Error { error_type: "Adapter.StreamFailed".into(), message: e.message.clone() }
 }
 
-/// The reader: the app's body, piece by piece, into the channel.
-fn read_app(exchange: &mut AppExchange<'_>, tx: Sender<Piece>) {
+/// The next piece of the app's body.
+fn next_piece(exchange: &mut AppExchange<'_>) -> Piece {
     loop {
         let mut piece = Vec::new();
-        let message = match exchange.next_chunk(&mut piece, PIECE_BYTES) {
+        return match exchange.next_chunk(&mut piece, PIECE_BYTES) {
             Ok(true) if piece.is_empty() => continue,
             Ok(true) => Piece::Data(piece),
             Ok(false) => Piece::End,
             Err(e) => Piece::Failed(e),
         };
+    }
+}
+
+/// The reader: the app's body, piece by piece, into the channel.
+fn read_app(exchange: &mut AppExchange<'_>, tx: Sender<Piece>) {
+    loop {
+        let message = next_piece(exchange);
         let last = !matches!(message, Piece::Data(_));
         // A send error means the writer gave up; stop reading.
         if tx.send(message).is_err() || last {
@@ -233,22 +242,28 @@ pub fn prelude(head: &ResponseHead) -> Vec<u8> {
 }
 
 /// The writer: `first_write` (the request head) and the prelude go out with the first body
-/// bytes, then every piece as soon as it arrives, pieces already waiting merged into one
-/// chunk; then the terminating chunk, with error trailers if the body failed.
+/// bytes (`first` if already read, else what the reader delivers within a few milliseconds),
+/// then every piece as soon as it arrives, pieces already waiting merged into one chunk; then
+/// the terminating chunk, with error trailers if the body failed.
 pub fn relay(
     conn: &mut impl Write,
     first_write: Vec<u8>,
     prelude: Vec<u8>,
+    first: Option<Piece>,
     rx: &Receiver<Piece>,
     app_deadline: Instant,
 ) -> Result<Ending, PostError> {
     let mut out = first_write;
+    out.reserve(prelude.len() + 16);
     let mut payload = prelude;
     let mut sent_nothing = true;
-    let mut next = match rx.recv_timeout(FIRST_BYTES_WAIT) {
-        Ok(piece) => Some(piece),
-        Err(RecvTimeoutError::Timeout) => None,
-        Err(RecvTimeoutError::Disconnected) => Some(reader_gone()),
+    let mut next = match first {
+        Some(piece) => Some(piece),
+        None => match rx.recv_timeout(FIRST_BYTES_WAIT) {
+            Ok(piece) => Some(piece),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => Some(reader_gone()),
+        },
     };
     loop {
         let ending = loop {

@@ -314,7 +314,10 @@ fn complete_response_prelude_body_and_framing() {
     );
     assert_eq!(body, b"hello world");
     assert!(post.trailers.is_empty());
-    assert!(post.raw.ends_with(b"\r\n0\r\n\r\n"));
+    // The body came with the head, so the request head, prelude, NULs and body go out at once,
+    // in one chunk.
+    assert_eq!(post.chunks.len(), 1, "{:?}", post.chunks);
+    assert!(post.raw.ends_with(b"\0hello world\r\n0\r\n\r\n"));
 }
 
 #[test]
@@ -453,7 +456,7 @@ fn writer_framing_is_exact() {
     tx.send(Piece::End).unwrap();
     let mut out = Vec::new();
     let ending =
-        streaming::relay(&mut out, b"HEAD\r\n\r\n".to_vec(), b"{}\0\0\0\0\0\0\0\0".to_vec(), &rx, far()).unwrap();
+        streaming::relay(&mut out, b"HEAD\r\n\r\n".to_vec(), b"{}\0\0\0\0\0\0\0\0".to_vec(), None, &rx, far()).unwrap();
     assert_eq!(ending, Ending::Complete);
     assert_eq!(out, b"HEAD\r\n\r\n10\r\n{}\0\0\0\0\0\0\0\0abcdef\r\n0\r\n\r\n");
 
@@ -465,7 +468,7 @@ fn writer_framing_is_exact() {
     )))
     .unwrap();
     let mut out = Vec::new();
-    let ending = streaming::relay(&mut out, Vec::new(), b"P".to_vec(), &rx, far()).unwrap();
+    let ending = streaming::relay(&mut out, Vec::new(), b"P".to_vec(), None, &rx, far()).unwrap();
     assert_eq!(ending, Ending::Failed { error_type: "App.ConnectionClosed".into(), message: "gone".into() });
     let body = base64::engine::general_purpose::STANDARD
         .encode(r#"{"errorMessage":"gone","errorType":"App.ConnectionClosed"}"#);
@@ -494,7 +497,7 @@ fn writer_sends_the_prelude_without_waiting_for_a_slow_body() {
         }
     }
     let writer =
-        std::thread::spawn(move || streaming::relay(&mut Sink(sink_tx), Vec::new(), b"P".to_vec(), &rx, far()));
+        std::thread::spawn(move || streaming::relay(&mut Sink(sink_tx), Vec::new(), b"P".to_vec(), None, &rx, far()));
     let first = sink_rx.recv_timeout(WAIT).expect("the prelude was written before any body arrived");
     assert_eq!(first, b"1\r\nP\r\n");
     tx.send(Piece::Data(b"late".to_vec())).unwrap();
@@ -555,6 +558,7 @@ fn ttfb() {
     std::thread::spawn(move || {
         for conn in app_listener.incoming() {
             let Ok(mut s) = conn else { break };
+            s.set_nodelay(true).unwrap();
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(s.try_clone().unwrap());
                 loop {
