@@ -525,8 +525,7 @@ fn every_event_source_streams_the_same_format() {
         ("AWS_LWA_INVOKE_MODE", "response_stream".to_string()),
     ];
     let config = Config::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())).unwrap();
-    let event = std::fs::read("/work/shared/events/passthrough/example-sqs-event.json")
-        .unwrap_or_else(|_| br#"{"Records":[{"eventSource":"aws:sqs","body":"hi"}]}"#.to_vec());
+    let event = br#"{"Records":[{"messageId":"1","eventSource":"aws:sqs","body":"hello"}]}"#.to_vec();
     let deadline = (now_ms() + 30_000).to_string();
     let inv = Invocation::from_headers(
         REQUEST_ID.into(),
