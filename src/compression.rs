@@ -117,7 +117,9 @@ fn parse_q(param: &str) -> Option<u16> {
 }
 
 /// Whether a response qualifies for compression at all (before looking at what the client
-/// accepts). `body_len` is the real body size: the body is already read whole.
+/// accepts). `body_len` is the real body size: the body is already read whole. (Upstream
+/// decides before reading, so it compresses a chunked body of any size, even 2 bytes, into a
+/// bigger one; knowing the size, the 32-byte minimum applies to every body.)
 pub fn qualifies(head: &ResponseHead, body_len: usize) -> bool {
     if head.has_header("content-encoding") || head.has_header("content-range") || body_len < MIN_SIZE {
         return false;
