@@ -60,9 +60,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some(other) => {
-            eprintln!(
-                "lambda-adapter: unknown argument {other:?}; it is configured by environment variables (see --help)"
-            );
+            eprintln!("lambda-adapter: unknown argument {other:?}; it is configured by environment variables (see --help)");
             return ExitCode::from(2);
         }
         None => {}
@@ -78,23 +76,21 @@ fn main() -> ExitCode {
     }
 
     let extensions = ExtensionClient::new(config.extension_api.clone());
-    let spawned = std::thread::Builder::new()
-        .name("extension".into())
-        .spawn(move || {
-            let id = match extensions.register() {
-                Ok(id) => id,
-                Err(e) => {
-                    log::error!("Extension registration failed - terminating process error={e}");
-                    std::process::exit(1);
-                }
-            };
-            // With no events subscribed this call only signals that init is done; it returns at
-            // shutdown at the earliest, and its outcome does not affect serving invocations.
-            match extensions.next_event(&id) {
-                Ok(status) => log::debug!("extension event/next returned status {status}"),
-                Err(e) => log::debug!("extension event/next ended: {e}"),
+    let spawned = std::thread::Builder::new().name("extension".into()).spawn(move || {
+        let id = match extensions.register() {
+            Ok(id) => id,
+            Err(e) => {
+                log::error!("Extension registration failed - terminating process error={e}");
+                std::process::exit(1);
             }
-        });
+        };
+        // With no events subscribed this call only signals that init is done; it returns at
+        // shutdown at the earliest, and its outcome does not affect serving invocations.
+        match extensions.next_event(&id) {
+            Ok(status) => log::debug!("extension event/next returned status {status}"),
+            Err(e) => log::debug!("extension event/next ended: {e}"),
+        }
+    });
     if let Err(e) = spawned {
         log::error!("could not start the extension thread: {e}");
         return ExitCode::FAILURE;
@@ -103,10 +99,7 @@ fn main() -> ExitCode {
     let budget = config.async_init.then_some(ASYNC_INIT_BUDGET);
     let ready = Readiness::new(&config).wait(budget);
     if !ready {
-        log::info!(
-            "async init: the app is not ready after {} ms; taking invocations anyway",
-            ASYNC_INIT_BUDGET.as_millis()
-        );
+        log::info!("async init: the app is not ready after {} ms; taking invocations anyway", ASYNC_INIT_BUDGET.as_millis());
     }
     worker::run(&config, ready);
     ExitCode::FAILURE
@@ -125,9 +118,7 @@ fn report_config_error(e: &ConfigError) -> ExitCode {
                 .register()
                 .and_then(|id| client.init_error(&id, "Extension.ConfigInvalid", &message));
             if let Err(report) = reported {
-                log::error!(
-                    "could not report the configuration error to the Extensions API: {report}"
-                );
+                log::error!("could not report the configuration error to the Extensions API: {report}");
             }
         }
         Err(api) => log::error!("could not report the configuration error: {api}"),
