@@ -268,17 +268,32 @@ impl AppExchange<'_> {
 
     /// Reads the whole body into `buf` (at most `max` bytes; more is an error).
     pub fn read_body(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<(), AppError> {
+        let room = max.saturating_sub(buf.len());
+        if let Some(conn) = self.conn_slot.as_mut() {
+            match self.body.read_whole(&mut conn.reader, buf, room) {
+                Some(Ok(())) => {
+                    self.finish();
+                    return Ok(());
+                }
+                Some(Err(e)) => {
+                    *self.conn_slot = None;
+                    return Err(e);
+                }
+                None => {}
+            }
+        }
         loop {
             let room = max.saturating_sub(buf.len());
-            if room == 0 && !self.body.is_done() {
+            // With no room left, one more byte tells "exactly max" from "too large".
+            if !self.next_chunk(buf, room.max(1))? {
+                return Ok(());
+            }
+            if buf.len() > max {
                 *self.conn_slot = None;
                 return Err(AppError::new(
                     AppErrorKind::InvalidResponse,
                     format!("the app's response body is larger than {max} bytes"),
                 ));
-            }
-            if !self.next_chunk(buf, room.max(1))? {
-                return Ok(());
             }
         }
     }

@@ -4,7 +4,7 @@
 //! The app is trusted to be an HTTP server, not to be a correct one: conflicting framing,
 //! oversized heads and garbage are answered with `App.InvalidResponse`, never a crash.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use crate::app_client::{AppError, AppErrorKind};
 
@@ -331,6 +331,44 @@ impl BodyReader {
     /// Whether the connection can carry another request once the body is read.
     pub fn connection_reusable(&self) -> bool {
         self.reusable && self.framing == Framing::Done
+    }
+
+    /// Buffered mode's fast path: a content-length body that fits in `room` is read whole,
+    /// straight into `buf`, in as few reads as the socket allows (no copy through the
+    /// connection's buffer). `None` when the body is framed otherwise or too large.
+    pub fn read_whole(
+        &mut self,
+        reader: &mut impl BufRead,
+        buf: &mut Vec<u8>,
+        room: usize,
+    ) -> Option<Result<(), AppError>> {
+        let Framing::Length { remaining } = self.framing else {
+            return None;
+        };
+        if self.error.is_some() || remaining > room as u64 {
+            return None;
+        }
+        buf.reserve(remaining as usize);
+        let got = match reader.by_ref().take(remaining).read_to_end(buf) {
+            Ok(n) => n as u64,
+            Err(e) => {
+                return Some(Err(AppError::from_io(
+                    &e,
+                    "reading the app's response body",
+                )));
+            }
+        };
+        if got < remaining {
+            return Some(Err(AppError::new(
+                AppErrorKind::ConnectionClosed,
+                format!(
+                    "the app closed the connection with {} bytes of the body still to come",
+                    remaining - got
+                ),
+            )));
+        }
+        self.framing = Framing::Done;
+        Some(Ok(()))
     }
 
     /// Appends up to `limit` more body bytes to `buf`. `Ok(false)` once the body is complete

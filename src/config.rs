@@ -32,6 +32,9 @@ pub enum ReadinessProtocol {
 pub struct ApiEndpoint {
     /// `host:port`, as written in the `Host` header.
     pub authority: String,
+    /// The address to connect to (the host is an IP literal or `localhost`: Lambda's API
+    /// addresses are IPs, and a static binary has no system resolver to ask).
+    pub addr: SocketAddr,
     /// Path prefix without a trailing slash (`""` for none).
     pub prefix: String,
 }
@@ -50,18 +53,14 @@ impl ApiEndpoint {
             Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
             None => (rest, ""),
         };
-        let port_ok = authority.rsplit_once(':').is_some_and(|(host, port)| {
-            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
-        });
-        if !port_ok
-            || authority
-                .chars()
-                .any(|c| c.is_ascii_whitespace() || c.is_control())
-        {
-            return Err("expected host:port, http://host:port or http://host:port/prefix".into());
-        }
+        let form = "expected host:port, http://host:port or http://host:port/prefix";
+        let (host, port) = authority.rsplit_once(':').ok_or(form)?;
+        let port = port.parse::<u16>().ok().filter(|p| *p > 0).ok_or(form)?;
+        let ip = literal_ip(host)
+            .ok_or_else(|| format!("the host {host:?} is not an IP address or localhost"))?;
         Ok(ApiEndpoint {
             authority: authority.to_string(),
+            addr: SocketAddr::new(ip, port),
             prefix: prefix.to_string(),
         })
     }
@@ -469,21 +468,27 @@ pub fn parse_status_list(var: &str, value: &str) -> Result<Vec<u16>, ConfigError
 }
 
 fn resolve_host(var: &str, host: &str, port: u16) -> Result<SocketAddr, ConfigError> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    // `localhost` is resolved without the system resolver so a static binary needs no NSS.
-    if host.eq_ignore_ascii_case("localhost") {
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
-    }
     // Host names other than localhost would need the system resolver (NSS), which a static
     // binary cannot rely on; the app runs in the same environment, so an IP always serves.
-    Err(invalid(
-        var,
-        host,
-        "expected an IP address (such as 127.0.0.1 or [::1]) or localhost",
-    ))
+    literal_ip(host)
+        .map(|ip| SocketAddr::new(ip, port))
+        .ok_or_else(|| {
+            invalid(
+                var,
+                host,
+                "expected an IP address (such as 127.0.0.1 or [::1]) or localhost",
+            )
+        })
+}
+
+/// The IP of a host that is an IP literal (IPv6 with or without brackets) or `localhost`,
+/// resolved without the system resolver.
+pub fn literal_ip(host: &str) -> Option<IpAddr> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.eq_ignore_ascii_case("localhost") {
+        return Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    bare.parse().ok()
 }
 
 fn function_env(

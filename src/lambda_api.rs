@@ -4,7 +4,7 @@
 //! Each worker owns its own [`RuntimeClient`] (its own keep-alive connection), so workers
 //! never wait on each other.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
@@ -13,7 +13,7 @@ use ureq::http::Uri;
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use crate::config::ApiEndpoint;
+use crate::config::{ApiEndpoint, literal_ip};
 use crate::invocation::{Invocation, header};
 
 /// Sent as `User-Agent` to the Runtime API.
@@ -82,16 +82,7 @@ impl Resolver for LiteralResolver {
         _timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
         let authority = uri.authority().ok_or(ureq::Error::HostNotFound)?;
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let ip = if host.eq_ignore_ascii_case("localhost") {
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        } else {
-            host.parse::<IpAddr>()
-                .map_err(|_| ureq::Error::HostNotFound)?
-        };
+        let ip = literal_ip(authority.host()).ok_or(ureq::Error::HostNotFound)?;
         let mut addrs = self.empty();
         addrs.push(SocketAddr::new(ip, authority.port_u16().unwrap_or(80)));
         Ok(addrs)
@@ -250,13 +241,7 @@ impl RuntimeClient {
     pub fn post_response(&self, request_id: &str, body: &[u8]) -> Result<(), ApiError> {
         let url = self.invocation_url(request_id, "response");
         let response = self
-            .agent
             .post(&url)
-            .config()
-            .timeout_send_body(Some(POST_TIMEOUT))
-            .timeout_recv_response(Some(POST_TIMEOUT))
-            .timeout_recv_body(Some(POST_TIMEOUT))
-            .build()
             .send(body)
             .map_err(|e| transport("posting the response", &url, e))?;
         check_post(response, &url)
@@ -271,18 +256,23 @@ impl RuntimeClient {
     ) -> Result<(), ApiError> {
         let url = self.invocation_url(request_id, "error");
         let response = self
-            .agent
             .post(&url)
-            .config()
-            .timeout_send_body(Some(POST_TIMEOUT))
-            .timeout_recv_response(Some(POST_TIMEOUT))
-            .timeout_recv_body(Some(POST_TIMEOUT))
-            .build()
             .header("Lambda-Runtime-Function-Error-Type", error_type)
             .header("Content-Type", "application/json")
             .send(&error_json(error_type, message))
             .map_err(|e| transport("posting the error", &url, e))?;
         check_post(response, &url)
+    }
+
+    /// A POST whose every phase is bounded, so a stuck Runtime API cannot pin the worker.
+    fn post(&self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+        self.agent
+            .post(url)
+            .config()
+            .timeout_send_body(Some(POST_TIMEOUT))
+            .timeout_recv_response(Some(POST_TIMEOUT))
+            .timeout_recv_body(Some(POST_TIMEOUT))
+            .build()
     }
 
     /// The URL of `/runtime/invocation/{id}/{what}`.

@@ -14,7 +14,7 @@
 //! memory, and every wait ends at the invocation deadline.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -23,6 +23,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::app_client::{AppError, AppErrorKind, AppExchange};
 use crate::app_response::ResponseHead;
+use crate::config::ApiEndpoint;
 use crate::event::response::grouped;
 use crate::invocation::Invocation;
 use crate::json;
@@ -91,8 +92,9 @@ pub fn stream(
     app_deadline: Instant,
 ) -> Reply {
     let hard_deadline = Instant::now() + invocation.remaining();
-    let authority = &runtime.endpoint().authority;
-    let mut conn = match RuntimeConn::connect(authority, hard_deadline) {
+    let endpoint = runtime.endpoint();
+    let authority = &endpoint.authority;
+    let mut conn = match RuntimeConn::connect(endpoint, hard_deadline) {
         Ok(conn) => conn,
         Err(e) => return stream_failed(&e),
     };
@@ -389,32 +391,23 @@ pub struct RuntimeConn {
 }
 
 impl RuntimeConn {
-    pub fn connect(authority: &str, deadline: Instant) -> Result<RuntimeConn, PostError> {
+    pub fn connect(endpoint: &ApiEndpoint, deadline: Instant) -> Result<RuntimeConn, PostError> {
         let failed = |why: String| PostError {
             message: format!(
-                "could not connect to the Runtime API at {authority} to stream the response: {why}"
+                "could not connect to the Runtime API at {} to stream the response: {why}",
+                endpoint.authority
             ),
             sent_nothing: true,
         };
-        let addrs = authority
-            .to_socket_addrs()
-            .map_err(|e| failed(e.to_string()))?;
-        let mut last = String::from("the address resolved to nothing");
-        for addr in addrs {
-            let timeout = CONNECT_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
-            if timeout.is_zero() {
-                return Err(failed("the invocation deadline passed".into()));
-            }
-            match TcpStream::connect_timeout(&addr, timeout) {
-                Ok(stream) => {
-                    // Each chunk is written whole; Nagle would only delay it.
-                    let _ = stream.set_nodelay(true);
-                    return Ok(RuntimeConn { stream, deadline });
-                }
-                Err(e) => last = e.to_string(),
-            }
+        let timeout = CONNECT_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
+        if timeout.is_zero() {
+            return Err(failed("the invocation deadline passed".into()));
         }
-        Err(failed(last))
+        let stream = TcpStream::connect_timeout(&endpoint.addr, timeout)
+            .map_err(|e| failed(e.to_string()))?;
+        // Each chunk is written whole; Nagle would only delay it.
+        let _ = stream.set_nodelay(true);
+        Ok(RuntimeConn { stream, deadline })
     }
 
     /// Reads the Runtime API's answer to the completed post and logs a rejection; the

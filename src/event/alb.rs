@@ -61,10 +61,8 @@ pub fn to_request(
     let event: Event =
         serde_json::from_str(raw).map_err(|e| format!("malformed ALB event: {e}"))?;
     let method = request::method(Some(&event.http_method))?;
-    let raw_path = event.path.as_deref().unwrap_or("");
-    let path = request::strip_base_path(raw_path, config.remove_base_path.as_deref());
     // ALB passes the path as the client sent it, so `%` must start an escape (DECISIONS 2).
-    let path = request::encode_path(path, StrayPercent::Reject)?;
+    let path = request::path(event.path.as_deref(), config, StrayPercent::Reject)?;
     let query = query(
         &event.multi_value_query_string_parameters,
         &event.query_string_parameters,

@@ -88,9 +88,7 @@ pub fn to_request(
     let event: Event =
         serde_json::from_str(raw).map_err(|e| format!("malformed HTTP API event: {e}"))?;
     let method = request::method(Some(&event.request_context.http.method))?;
-    let raw_path = event.raw_path.as_deref().unwrap_or("");
-    let path = request::strip_base_path(raw_path, config.remove_base_path.as_deref());
-    let path = request::encode_path(path, StrayPercent::Reject)?;
+    let path = request::path(event.raw_path.as_deref(), config, StrayPercent::Reject)?;
     let query = match event.raw_query_string.as_deref() {
         Some(q) => request::encode_raw_query(q)?,
         None => None,

@@ -229,6 +229,12 @@ pub fn strip_base_path<'a>(path: &'a str, base: Option<&str>) -> &'a str {
     }
 }
 
+/// The request path for an event path: `AWS_LWA_REMOVE_BASE_PATH` stripped, then encoded.
+pub fn path(raw: Option<&str>, config: &Config, stray: StrayPercent) -> Result<String, String> {
+    let path = strip_base_path(raw.unwrap_or(""), config.remove_base_path.as_deref());
+    encode_path(path, stray)
+}
+
 /// How a `%` that does not start a valid escape is treated.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum StrayPercent {

@@ -119,11 +119,9 @@ pub fn to_request(
     let event: Event =
         serde_json::from_str(raw).map_err(|e| format!("malformed REST API event: {e}"))?;
     let method = request::method(Some(&event.http_method))?;
-    let raw_path = event.path.as_deref().unwrap_or("");
-    let path = request::strip_base_path(raw_path, config.remove_base_path.as_deref());
     // `path` is already decoded: a `%` in it is a literal character that upstream forwards
     // unchanged (`/100%` stays `/100%`), so it is kept rather than rejected as a bad escape.
-    let path = request::encode_path(path, StrayPercent::Keep)?;
+    let path = request::path(event.path.as_deref(), config, StrayPercent::Keep)?;
     let query = request::form_query(
         request::merge_multi(
             &event.multi_value_query_string_parameters,
