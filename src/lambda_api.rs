@@ -39,11 +39,25 @@ const PATH_SEGMENT: &AsciiSet = &CONTROLS
 
 /// A failure talking to a Lambda API, with a message a user can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError(pub String);
+pub struct ApiError {
+    pub message: String,
+    /// The request may never have reached the API (a transport failure), so sending it again
+    /// is safe; an answered request (any status) is not retried.
+    pub transport: bool,
+}
+
+impl ApiError {
+    fn answered(message: String) -> ApiError {
+        ApiError {
+            message,
+            transport: false,
+        }
+    }
+}
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -90,7 +104,10 @@ impl Resolver for LiteralResolver {
 }
 
 fn transport(what: &str, url: &str, e: ureq::Error) -> ApiError {
-    ApiError(format!("{what} ({url}) failed: {e}"))
+    ApiError {
+        message: format!("{what} ({url}) failed: {e}"),
+        transport: true,
+    }
 }
 
 /// The Extensions API, used at start-up only.
@@ -118,7 +135,7 @@ impl ExtensionClient {
             .map_err(|e| transport("extension registration", &url, e))?;
         let _ = response.body_mut().read_to_vec();
         if response.status() != 200 {
-            return Err(ApiError(format!(
+            return Err(ApiError::answered(format!(
                 "Extension registration failed with status: {} ({url})",
                 response.status()
             )));
@@ -128,7 +145,7 @@ impl ExtensionClient {
             .get("lambda-extension-identifier")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
-            .ok_or_else(|| ApiError("Missing Lambda-Extension-Identifier header".into()))
+            .ok_or_else(|| ApiError::answered("Missing Lambda-Extension-Identifier header".into()))
     }
 
     /// Tells Lambda the extension has finished its init and waits for an event. With no
@@ -157,7 +174,7 @@ impl ExtensionClient {
             .send(&body)
             .map_err(|e| transport("extension init/error", &url, e))?;
         if !response.status().is_success() {
-            return Err(ApiError(format!(
+            return Err(ApiError::answered(format!(
                 "init/error answered status {}",
                 response.status()
             )));
@@ -203,7 +220,7 @@ impl RuntimeClient {
             .map_err(|e| transport("runtime invocation/next", &url, e))?;
         if response.status() != 200 {
             let body = response.body_mut().read_to_string().unwrap_or_default();
-            return Err(ApiError(format!(
+            return Err(ApiError::answered(format!(
                 "runtime invocation/next answered status {}: {}",
                 response.status(),
                 body.trim()
@@ -222,7 +239,10 @@ impl RuntimeClient {
             .with_config()
             .limit(MAX_EVENT_BYTES)
             .read_to_vec()
-            .map_err(|e| ApiError(format!("reading the event of {request_id} failed: {e}")));
+            .map_err(|e| ApiError {
+                message: format!("reading the event of {request_id} failed: {e}"),
+                transport: true,
+            });
         let event = match event {
             Ok(event) => event,
             Err(e) => {
@@ -309,10 +329,10 @@ fn check_post(mut response: ureq::http::Response<ureq::Body>, url: &str) -> Resu
     let status = response.status().as_u16();
     match status {
         200..=299 => Ok(()),
-        410 => Err(ApiError(format!(
+        410 => Err(ApiError::answered(format!(
             "Lambda function timeout! The Runtime API answered 410 to {url}"
         ))),
-        _ => Err(ApiError(format!(
+        _ => Err(ApiError::answered(format!(
             "Lambda Runtime API returned non-200 response status={status} ({url})"
         ))),
     }

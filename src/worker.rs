@@ -136,8 +136,7 @@ impl<'a> Worker<'a> {
         }
 
         // Event → request.
-        let (source, request) = match event::to_request(&invocation.event, self.config, invocation)
-        {
+        let (source, request) = match event::to_request(&invocation.event, config, invocation) {
             Ok(converted) => converted,
             Err(Rejected::BadRequest { source, message }) => {
                 log::warn!("malformed {source:?} event, answering 400: {message}");
@@ -159,8 +158,11 @@ impl<'a> Worker<'a> {
         );
 
         // Request → app.
-        let accept_encoding = compression::accept_encoding(&request);
-        let error_status_codes = self.config.error_status_codes.as_deref();
+        let accept_encoding = config
+            .compression
+            .then(|| compression::accept_encoding(&request))
+            .flatten();
+        let error_status_codes = config.error_status_codes.as_deref();
         let mut exchange = match self.app.send(&request, deadline) {
             Ok(exchange) => exchange,
             Err(e) => return Reply::app_failure(e),
@@ -206,7 +208,7 @@ impl<'a> Worker<'a> {
             }
         };
         if let Err(first) = attempt() {
-            if first.0.contains("non-200") || first.0.contains("timeout!") {
+            if !first.transport {
                 log::error!("{first}");
                 return;
             }
