@@ -443,3 +443,44 @@ fn eight_concurrent_invocations_run_in_parallel_without_mixing() {
         "8 invocations of {SLEEP:?} took {elapsed:?}: not parallel"
     );
 }
+
+#[test]
+fn async_init_takes_invocations_after_9_8_s_and_waits_for_the_app_within_the_deadline() {
+    let app_port = free_port();
+    let api = RuntimeApi::start("127.0.0.1:0").unwrap();
+    let started = Instant::now();
+    let adapter = Adapter::spawn(
+        &api.addr().to_string(),
+        &[
+            ("AWS_LWA_PORT", app_port.to_string()),
+            ("AWS_LWA_ASYNC_INIT", "true".to_string()),
+        ],
+    );
+    // Without async init the adapter would wait for the app forever; with it, it starts
+    // polling after 9.8 s even though the app is still not listening.
+    let polled = loop {
+        if api.next_polls() > 0 {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never polled /next\n{}",
+            adapter.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        polled >= Duration::from_millis(9_500),
+        "polled after {polled:?}, before the async-init budget"
+    );
+    // An invocation now waits (within its deadline) for the app to come up, then is served.
+    let pending = api.submit(
+        v2_event("GET", "/", "").to_string().into_bytes(),
+        InvokeOptions::default(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let app = TestApp::start_on(app_port, |_| Reply::text("ready at last"));
+    let posted = pending.wait().unwrap();
+    assert_eq!(posted.json().unwrap()["body"], "ready at last");
+    assert_eq!(app.requests().len(), 1);
+}
