@@ -392,6 +392,68 @@ fn a_streamed_sse_response_reaches_the_client_event_by_event() {
     assert_eq!(String::from_utf8_lossy(&body), events);
 }
 
+#[test]
+fn invoke_mode_keeps_stdout_for_the_result() {
+    let dir = std::env::temp_dir().join(format!("lambda-emulator-stdout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let printed = dir.join("printed");
+    // The app command prints to stdout before the invocation is answered: the test app
+    // answers only once the marker file says the line is out.
+    let script = format!(
+        "echo 'app output on stdout'; touch '{}'; exec sleep 600",
+        printed.display()
+    );
+    let marker = printed.clone();
+    let app = TestApp::start(move |_| {
+        let until = Instant::now() + Duration::from_secs(10);
+        while !marker.exists() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Reply::text("the result")
+    });
+    let event = v2_event("GET", "/once", "").to_string();
+    let mut child = Command::new(EMULATOR)
+        .args([
+            "--runtime-api",
+            &format!("127.0.0.1:{}", free_port()),
+            "--adapter",
+            ADAPTER,
+            "--invoke",
+            "-",
+        ])
+        .args(["--", "sh", "-c", &script])
+        .env("AWS_LWA_PORT", app.port.to_string())
+        // The adapter logs to stdout, as Lambda functions do; "app is ready" at debug level
+        // comes before it takes the invocation.
+        .env("AWS_LAMBDA_LOG_LEVEL", "debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(event.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{stderr}");
+    // Stdout is the response JSON and nothing else, so `--invoke ... | jq` works.
+    let response: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not just the result ({e}): {stdout:?}"));
+    assert_eq!(response["body"], "the result");
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    // The children's output is not lost: it is on stderr.
+    assert!(stderr.contains("app output on stdout"), "{stderr}");
+    assert!(stderr.contains("app is ready"), "{stderr}");
+}
+
 /// Whether `pid` has ended (gone, or a zombie nobody reaped yet).
 fn ended(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
