@@ -1,11 +1,16 @@
-//! The local emulator: the `lambda-emulator` binary end to end with the real adapter, and the
-//! front door's event formats and streaming relay against a scripted stand-in function.
+//! The local emulator: the `lambda-emulator` binary end to end with the real adapter (buffered
+//! and streamed), and the front door's event formats and streaming relay against a scripted
+//! stand-in function.
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -234,6 +239,219 @@ fn invoke_mode_prints_the_response_and_exits() {
     assert_eq!(failed.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("Adapter.InvalidEvent"), "{stderr}");
+}
+
+/// A web app that streams server-sent events in lock step with the test: on `GET /events` it
+/// sends `data: 1`, then sends each next event only once the test reports (through the
+/// channel) that its client has received the previous one. Any other request answers `ready`
+/// (the adapter's readiness check). Stops on Drop.
+struct LockStepSseApp {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+/// How long the app waits for the test's signal before it gives up and cuts the stream.
+const SIGNAL_WAIT: Duration = Duration::from_secs(10);
+
+impl LockStepSseApp {
+    fn start(events: usize) -> (LockStepSseApp, Sender<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let (signal, seen) = std::sync::mpsc::channel();
+        let seen = Arc::new(Mutex::new(seen));
+        let stop = Arc::new(AtomicBool::new(false));
+        let accept = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            let seen = seen.clone();
+                            // Detached: each ends at its connection's EOF or a signal timeout.
+                            std::thread::spawn(move || serve_lock_step(stream, events, &seen));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+            })
+        };
+        let app = LockStepSseApp {
+            port,
+            stop,
+            accept: Some(accept),
+        };
+        (app, signal)
+    }
+}
+
+impl Drop for LockStepSseApp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+fn serve_lock_step(stream: TcpStream, events: usize, seen: &Mutex<Receiver<usize>>) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    loop {
+        // One request head (the adapter sends bodiless GETs here), then the answer.
+        let mut target = None;
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if target.is_none() {
+                target = line.split(' ').nth(1).map(str::to_string);
+            } else if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        if target.as_deref() != Some("/events") {
+            let _ = writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nready");
+            continue;
+        }
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n";
+        if writer.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        for n in 1..=events {
+            let event = format!("data: {n}\n\n");
+            let chunk = format!("{:x}\r\n{event}\r\n", event.len());
+            if writer.write_all(chunk.as_bytes()).is_err() {
+                return;
+            }
+            if n < events {
+                let signalled = seen.lock().unwrap().recv_timeout(SIGNAL_WAIT);
+                if signalled != Ok(n) {
+                    // The client never saw event n: cut the stream so that the test fails.
+                    let _ = writer.shutdown(Shutdown::Both);
+                    return;
+                }
+            }
+        }
+        if writer.write_all(b"0\r\n\r\n").is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_streamed_sse_response_reaches_the_client_event_by_event() {
+    const EVENTS: usize = 4;
+    let (app, signal) = LockStepSseApp::start(EVENTS);
+    let emulator = EmulatorProcess::start_with(
+        "url",
+        app.port,
+        &["sleep", "600"],
+        &[("AWS_LWA_INVOKE_MODE", "response_stream")],
+    );
+    let mut client = TcpStream::connect(&emulator.listen).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    client
+        .write_all(b"GET /events HTTP/1.1\r\nhost: x\r\naccept: text/event-stream\r\n\r\n")
+        .unwrap();
+    // The app sends event n+1 only after this client has received event n, so every event
+    // must travel app -> adapter -> Runtime API -> front door -> client on its own: a relay
+    // that held anything back until the end would never see event 2 (the buffered invoke
+    // mode fails this test at event 1).
+    let mut seen = Vec::new();
+    for n in 1..=EVENTS {
+        read_until_contains(&mut client, &mut seen, format!("data: {n}\n\n").as_bytes());
+        if n < EVENTS {
+            signal.send(n).unwrap();
+        }
+    }
+    read_until_contains(&mut client, &mut seen, b"0\r\n\r\n");
+    let (status, headers, body) = parse_response(&seen);
+    assert_eq!(status, 200);
+    assert!(headers.contains(&("content-type".into(), "text/event-stream".into())));
+    assert!(headers.contains(&("transfer-encoding".into(), "chunked".into())));
+    let events: String = (1..=EVENTS).map(|n| format!("data: {n}\n\n")).collect();
+    assert_eq!(String::from_utf8_lossy(&body), events);
+}
+
+#[test]
+fn invoke_mode_keeps_stdout_for_the_result() {
+    let dir = std::env::temp_dir().join(format!("lambda-emulator-stdout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let printed = dir.join("printed");
+    // The app command prints to stdout before the invocation is answered: the test app
+    // answers only once the marker file says the line is out.
+    let script = format!(
+        "echo 'app output on stdout'; touch '{}'; exec sleep 600",
+        printed.display()
+    );
+    let marker = printed.clone();
+    let app = TestApp::start(move |_| {
+        let until = Instant::now() + Duration::from_secs(10);
+        while !marker.exists() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Reply::text("the result")
+    });
+    let event = v2_event("GET", "/once", "").to_string();
+    let mut child = Command::new(EMULATOR)
+        .args([
+            "--runtime-api",
+            &format!("127.0.0.1:{}", free_port()),
+            "--adapter",
+            ADAPTER,
+            "--invoke",
+            "-",
+        ])
+        .args(["--", "sh", "-c", &script])
+        .env("AWS_LWA_PORT", app.port.to_string())
+        // The adapter logs to stdout, as Lambda functions do; "app is ready" at debug level
+        // comes before it takes the invocation.
+        .env("AWS_LAMBDA_LOG_LEVEL", "debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(event.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{stderr}");
+    // Stdout is the response JSON and nothing else, so `--invoke ... | jq` works.
+    let response: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not just the result ({e}): {stdout:?}"));
+    assert_eq!(response["body"], "the result");
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    // The children's output is not lost: it is on stderr.
+    assert!(stderr.contains("app output on stdout"), "{stderr}");
+    assert!(stderr.contains("app is ready"), "{stderr}");
 }
 
 /// Whether `pid` has ended (gone, or a zombie nobody reaped yet).

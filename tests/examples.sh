@@ -143,8 +143,8 @@ function_env() {
     done <"$file"
 }
 
-# NAME: every case through lambda-emulator --invoke (one cold start each). The app's stdout goes
-# to stderr so that the emulator's stdout is the function's result alone.
+# NAME: every case through lambda-emulator --invoke (one cold start each). In that mode the
+# emulator sends the app's and the adapter's stdout to stderr: its stdout is the result alone.
 run_emulator() {
     local name=$1 event kind status expected rc setting
     while IFS= read -r setting; do local -x "$setting"; done < <(function_env "$name")
@@ -154,7 +154,7 @@ run_emulator() {
             cd "examples/$name"
             PORT=$(free_port) timeout -s KILL 120 "${ISOLATE[@]}" \
                 "$EMULATOR" --runtime-api "127.0.0.1:$(free_port)" --adapter "$ADAPTER" --timeout 30 \
-                --invoke "$event" -- sh -c 'exec ./run.sh >&2' </dev/null >"$WORK/out" 2>"$WORK/emulator.log"
+                --invoke "$event" -- ./run.sh </dev/null >"$WORK/out" 2>"$WORK/emulator.log"
         ) || rc=$?
         [ $rc = 0 ] && { check_response "$WORK/out" "$kind" "$status" "$expected" || rc=$?; }
         [ $rc = 0 ] || tail -15 "$WORK/emulator.log" | sed 's/^/     emulator: /'

@@ -21,7 +21,8 @@ Usage: lambda-emulator [OPTIONS] -- APP_COMMAND [ARGS...]
   --timeout SECS       function timeout (deadline)   [30]
   --invoke FILE        instead of a front door: invoke once with this raw event JSON (\"-\" = stdin),
                        print the posted Lambda response body to stdout, exit 0 (1 on an /error post,
-                       printing the error JSON to stderr)
+                       printing the error JSON to stderr); the adapter's and the app's own output
+                       goes to stderr
 
 The adapter gets AWS_LAMBDA_RUNTIME_API=ADDR and function defaults; every AWS_LWA_* and
 AWS_LAMBDA_* variable of the emulator's environment passes through to it (and to the app).
@@ -110,7 +111,12 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<ExitCode, String> {
     let runtime = RuntimeApi::start(&args.runtime_api)?;
     let runtime_addr = runtime.addr().to_string();
-    let mut children = process::spawn(&args.adapter, &runtime_addr, &args.app)?;
+    // With --invoke, stdout is the result alone: the children's output goes to stderr.
+    let output = match args.invoke {
+        Some(_) => process::ChildOutput::Stderr,
+        None => process::ChildOutput::Inherit,
+    };
+    let mut children = process::spawn(&args.adapter, &runtime_addr, &args.app, output)?;
     let options = InvokeOptions {
         timeout: args.timeout,
         ..InvokeOptions::default()

@@ -25,6 +25,15 @@ pub const FUNCTION_DEFAULTS: [(&str, &str); 3] = [
     ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
 ];
 
+/// Where the adapter's and the app's standard output go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildOutput {
+    /// The emulator's own stdout: their logs show in the terminal beside the front door's.
+    Inherit,
+    /// The emulator's stderr, so that its stdout carries nothing but an `--invoke` result.
+    Stderr,
+}
+
 /// The running adapter and app; both are stopped when this is dropped.
 pub struct Children {
     pub adapter: Child,
@@ -32,12 +41,15 @@ pub struct Children {
     watchdog: Option<(Child, ChildStdin)>,
 }
 
-fn command(program: &str, args: &[String], runtime_api: &str) -> Command {
+fn command(program: &str, args: &[String], runtime_api: &str, output: ChildOutput) -> Command {
     let mut command = Command::new(program);
     command
         .args(args)
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
         .process_group(0);
+    if output == ChildOutput::Stderr {
+        command.stdout(std::io::stderr());
+    }
     for (name, value) in FUNCTION_DEFAULTS {
         if std::env::var_os(name).is_none() {
             command.env(name, value);
@@ -48,16 +60,21 @@ fn command(program: &str, args: &[String], runtime_api: &str) -> Command {
 
 /// Starts the adapter (first, as Lambda starts extensions before the runtime), then the app.
 /// Both inherit the emulator's environment, so every `AWS_LWA_*` / `AWS_LAMBDA_*` passes through.
-pub fn spawn(adapter: &Path, runtime_api: &str, app: &[String]) -> Result<Children, String> {
+pub fn spawn(
+    adapter: &Path,
+    runtime_api: &str,
+    app: &[String],
+    output: ChildOutput,
+) -> Result<Children, String> {
     let Some((program, args)) = app.split_first() else {
         return Err("no app command given (after --)".to_string());
     };
     let adapter_path = adapter.to_string_lossy().to_string();
-    let mut adapter = command(&adapter_path, &[], runtime_api).spawn().map_err(|e| match e.kind() {
+    let mut adapter = command(&adapter_path, &[], runtime_api, output).spawn().map_err(|e| match e.kind() {
         ErrorKind::NotFound => format!("the adapter {adapter_path} does not exist; build it with `cargo build` or pass --adapter"),
         _ => format!("cannot start the adapter {adapter_path}: {e}"),
     })?;
-    let app = match command(program, args, runtime_api).spawn() {
+    let app = match command(program, args, runtime_api, output).spawn() {
         Ok(app) => app,
         Err(e) => {
             let _ = adapter.kill();
