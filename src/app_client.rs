@@ -28,7 +28,10 @@ pub struct AppRequest {
 impl AppRequest {
     /// The first value of header `name` (lowercase).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The request head and body as written on the wire.
@@ -86,7 +89,10 @@ impl AppError {
     }
 
     pub fn new(kind: AppErrorKind, message: impl Into<String>) -> AppError {
-        AppError { kind, message: message.into() }
+        AppError {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// Classifies an I/O error met while talking to the app.
@@ -124,18 +130,29 @@ struct Connection {
 impl AppClient {
     /// `keep_alive: false` opens a new connection per request (SnapStart).
     pub fn new(addr: SocketAddr, connect_timeout: Duration, keep_alive: bool) -> AppClient {
-        AppClient { addr, connect_timeout, keep_alive, conn: None }
+        AppClient {
+            addr,
+            connect_timeout,
+            keep_alive,
+            conn: None,
+        }
     }
 
     /// Sends `request` and reads the response head. The body is read through the returned
     /// [`AppExchange`], which gives the connection back for reuse once the body is complete.
-    pub fn send(&mut self, request: &AppRequest, deadline: Instant) -> Result<AppExchange<'_>, AppError> {
+    pub fn send(
+        &mut self,
+        request: &AppRequest,
+        deadline: Instant,
+    ) -> Result<AppExchange<'_>, AppError> {
         let wire = request.to_wire();
         let head_only = request.method.eq_ignore_ascii_case("HEAD");
         let reused = self.conn.as_ref().is_some_and(|c| c.served > 0);
         let head = match self.try_send(&wire, deadline) {
             Err((e, nothing_received)) if reused && nothing_received => {
-                log::debug!("reused app connection failed before the response ({e}); retrying on a new one");
+                log::debug!(
+                    "reused app connection failed before the response ({e}); retrying on a new one"
+                );
                 self.conn = None;
                 self.try_send(&wire, deadline).map_err(|(e, _)| e)?
             }
@@ -143,21 +160,36 @@ impl AppClient {
         };
         let reusable = self.keep_alive;
         let body = BodyReader::new(&head, head_only);
-        Ok(AppExchange { head, body, conn_slot: &mut self.conn, reusable })
+        Ok(AppExchange {
+            head,
+            body,
+            conn_slot: &mut self.conn,
+            reusable,
+        })
     }
 
     /// One attempt. On error, also says whether no response byte had arrived (retry is safe).
-    fn try_send(&mut self, wire: &[u8], deadline: Instant) -> Result<ResponseHead, (AppError, bool)> {
+    fn try_send(
+        &mut self,
+        wire: &[u8],
+        deadline: Instant,
+    ) -> Result<ResponseHead, (AppError, bool)> {
         if self.conn.is_none() {
             self.conn = Some(self.connect(deadline).map_err(|e| (e, false))?);
         }
         let Some(conn) = self.conn.as_mut() else {
-            return Err((AppError::new(AppErrorKind::ConnectionClosed, "no connection to the app"), false));
+            return Err((
+                AppError::new(AppErrorKind::ConnectionClosed, "no connection to the app"),
+                false,
+            ));
         };
         conn.reader.get_mut().deadline = deadline;
         if let Err(e) = conn.reader.get_mut().write_all(wire) {
             self.conn = None;
-            return Err((AppError::from_io(&e, "sending the request to the app"), true));
+            return Err((
+                AppError::from_io(&e, "sending the request to the app"),
+                true,
+            ));
         }
         match app_response::read_head(&mut conn.reader) {
             Ok(head) => Ok(head),
@@ -169,14 +201,22 @@ impl AppClient {
     }
 
     fn connect(&self, deadline: Instant) -> Result<Connection, AppError> {
-        let timeout = self.connect_timeout.min(deadline.saturating_duration_since(Instant::now()));
+        let timeout = self
+            .connect_timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
         if timeout.is_zero() {
-            return Err(AppError::new(AppErrorKind::Timeout, "no time left before the invocation deadline to connect to the app"));
+            return Err(AppError::new(
+                AppErrorKind::Timeout,
+                "no time left before the invocation deadline to connect to the app",
+            ));
         }
         let stream = TcpStream::connect_timeout(&self.addr, timeout).map_err(|e| {
             let mut err = AppError::from_io(&e, &format!("connecting to the app at {}", self.addr));
             if err.kind == AppErrorKind::ConnectionRefused {
-                err.message = format!("the app is not listening on {} (connection refused)", self.addr);
+                err.message = format!(
+                    "the app is not listening on {} (connection refused)",
+                    self.addr
+                );
             }
             err
         })?;
@@ -265,9 +305,16 @@ impl DeadlineStream {
     fn arm(&self, write: bool) -> io::Result<()> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "the invocation deadline passed"));
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the invocation deadline passed",
+            ));
         }
-        if write { self.stream.set_write_timeout(Some(left)) } else { self.stream.set_read_timeout(Some(left)) }
+        if write {
+            self.stream.set_write_timeout(Some(left))
+        } else {
+            self.stream.set_read_timeout(Some(left))
+        }
     }
 }
 
@@ -291,7 +338,10 @@ impl Write for DeadlineStream {
 /// A socket timeout surfaces as `WouldBlock` on Linux; name it for what it is.
 fn timeout_kind(e: io::Error) -> io::Error {
     if e.kind() == io::ErrorKind::WouldBlock {
-        io::Error::new(io::ErrorKind::TimedOut, "the app did not answer before the invocation deadline")
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the app did not answer before the invocation deadline",
+        )
     } else {
         e
     }

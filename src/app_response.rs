@@ -54,7 +54,10 @@ pub fn read_head(reader: &mut impl BufRead) -> Result<ResponseHead, HeadError> {
     loop {
         let raw = read_head_bytes(reader, first)?;
         first = false;
-        let head = parse_head(&raw).map_err(|error| HeadError { error, nothing_received: false })?;
+        let head = parse_head(&raw).map_err(|error| HeadError {
+            error,
+            nothing_received: false,
+        })?;
         match head.status {
             101 => {
                 return Err(HeadError {
@@ -151,7 +154,10 @@ pub fn parse_head(raw: &[u8]) -> Result<ResponseHead, AppError> {
     match parsed {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => {
-            return Err(AppError::new(AppErrorKind::InvalidResponse, "the app's response head is incomplete"));
+            return Err(AppError::new(
+                AppErrorKind::InvalidResponse,
+                "the app's response head is incomplete",
+            ));
         }
         Err(e) => {
             return Err(AppError::new(
@@ -162,7 +168,10 @@ pub fn parse_head(raw: &[u8]) -> Result<ResponseHead, AppError> {
     }
     let status = response.code.unwrap_or(0);
     if !(100..=999).contains(&status) {
-        return Err(AppError::new(AppErrorKind::InvalidResponse, format!("the app answered status {status}")));
+        return Err(AppError::new(
+            AppErrorKind::InvalidResponse,
+            format!("the app answered status {status}"),
+        ));
     }
     let mut close = response.version == Some(0);
     let mut headers = Vec::with_capacity(response.headers.len());
@@ -180,7 +189,11 @@ pub fn parse_head(raw: &[u8]) -> Result<ResponseHead, AppError> {
         }
         headers.push((name, value));
     }
-    Ok(ResponseHead { status, headers, close })
+    Ok(ResponseHead {
+        status,
+        headers,
+        close,
+    })
 }
 
 /// Replaces obs-fold line breaks inside a header value with single spaces.
@@ -254,7 +267,10 @@ impl BodyReader {
             if !lengths.is_empty() {
                 reusable = false;
             }
-            let last = te.last().map(|v| String::from_utf8_lossy(v).to_ascii_lowercase()).unwrap_or_default();
+            let last = te
+                .last()
+                .map(|v| String::from_utf8_lossy(v).to_ascii_lowercase())
+                .unwrap_or_default();
             if last.rsplit(',').next().map(str::trim) == Some("chunked") {
                 Framing::Chunked { in_chunk: 0 }
             } else {
@@ -278,7 +294,11 @@ impl BodyReader {
             reusable = false;
             Framing::UntilClose
         };
-        BodyReader { framing, reusable, error }
+        BodyReader {
+            framing,
+            reusable,
+            error,
+        }
     }
 
     pub fn is_done(&self) -> bool {
@@ -292,7 +312,12 @@ impl BodyReader {
 
     /// Appends up to `limit` more body bytes to `buf`. `Ok(false)` once the body is complete
     /// (nothing appended).
-    pub fn read_chunk(&mut self, reader: &mut impl BufRead, buf: &mut Vec<u8>, limit: usize) -> Result<bool, AppError> {
+    pub fn read_chunk(
+        &mut self,
+        reader: &mut impl BufRead,
+        buf: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<bool, AppError> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
@@ -305,11 +330,17 @@ impl BodyReader {
                     if n == 0 {
                         return Err(AppError::new(
                             AppErrorKind::ConnectionClosed,
-                            format!("the app closed the connection with {remaining} bytes of the body still to come"),
+                            format!(
+                                "the app closed the connection with {remaining} bytes of the body still to come"
+                            ),
                         ));
                     }
                     let remaining = remaining - n as u64;
-                    self.framing = if remaining == 0 { Framing::Done } else { Framing::Length { remaining } };
+                    self.framing = if remaining == 0 {
+                        Framing::Done
+                    } else {
+                        Framing::Length { remaining }
+                    };
                     return Ok(true);
                 }
                 Framing::UntilClose => {
@@ -413,15 +444,27 @@ fn read_line(reader: &mut impl BufRead, max: usize) -> Result<Vec<u8>, AppError>
             }
         }
         if line.len() > max {
-            return Err(AppError::new(AppErrorKind::InvalidResponse, "the app's chunked body has an overlong line"));
+            return Err(AppError::new(
+                AppErrorKind::InvalidResponse,
+                "the app's chunked body has an overlong line",
+            ));
         }
     }
 }
 
 fn read_chunk_size(reader: &mut impl BufRead) -> Result<u64, AppError> {
     let line = read_line(reader, 4096)?;
-    let digits = line.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
-    let bad = || AppError::new(AppErrorKind::InvalidResponse, "the app's chunked body has an invalid chunk size");
+    let digits = line
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    let bad = || {
+        AppError::new(
+            AppErrorKind::InvalidResponse,
+            "the app's chunked body has an invalid chunk size",
+        )
+    };
     if digits.is_empty() || digits.len() > 15 {
         return Err(bad());
     }
@@ -434,7 +477,10 @@ fn expect_crlf(reader: &mut impl BufRead) -> Result<(), AppError> {
     if line.is_empty() {
         Ok(())
     } else {
-        Err(AppError::new(AppErrorKind::InvalidResponse, "the app's chunked body is missing a CRLF after a chunk"))
+        Err(AppError::new(
+            AppErrorKind::InvalidResponse,
+            "the app's chunked body is missing a CRLF after a chunk",
+        ))
     }
 }
 
@@ -447,7 +493,10 @@ fn skip_trailers(reader: &mut impl BufRead) -> Result<(), AppError> {
         }
         total += line.len();
         if total > MAX_HEAD_BYTES {
-            return Err(AppError::new(AppErrorKind::InvalidResponse, "the app's response trailers are too large"));
+            return Err(AppError::new(
+                AppErrorKind::InvalidResponse,
+                "the app's response trailers are too large",
+            ));
         }
     }
 }
@@ -469,8 +518,11 @@ mod tests {
 
     #[test]
     fn content_length_body() {
-        let (head, body, reusable) =
-            read_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhelloEXTRA", false).unwrap();
+        let (head, body, reusable) = read_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhelloEXTRA",
+            false,
+        )
+        .unwrap();
         assert_eq!(head.status, 200);
         assert_eq!(head.header("content-type"), Some("text/plain"));
         assert_eq!(body, b"hello");
@@ -504,13 +556,18 @@ mod tests {
         assert!(!reusable);
         let (_, body, reusable) = read_all(b"HTTP/1.1 204 No Content\r\n\r\n", false).unwrap();
         assert!(body.is_empty() && reusable);
-        let (_, body, _) = read_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", true).unwrap();
+        let (_, body, _) =
+            read_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", true).unwrap();
         assert!(body.is_empty());
     }
 
     #[test]
     fn conflicting_framing() {
-        let err = read_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", false).unwrap_err();
+        let err = read_all(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+            false,
+        )
+        .unwrap_err();
         assert_eq!(err.kind, AppErrorKind::InvalidResponse);
         // TE + CL: chunked wins, connection not reused.
         let (_, body, reusable) =
@@ -523,7 +580,11 @@ mod tests {
     fn truncated_bodies_are_connection_closed() {
         let err = read_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false).unwrap_err();
         assert_eq!(err.kind, AppErrorKind::ConnectionClosed);
-        let err = read_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", false).unwrap_err();
+        let err = read_all(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+            false,
+        )
+        .unwrap_err();
         assert_eq!(err.kind, AppErrorKind::ConnectionClosed);
         let err = read_all(b"", false).unwrap_err();
         assert_eq!(err.kind, AppErrorKind::ConnectionClosed);
@@ -533,7 +594,11 @@ mod tests {
     fn garbage_and_folding() {
         let err = read_all(b"NOT HTTP AT ALL\r\n\r\n", false).unwrap_err();
         assert_eq!(err.kind, AppErrorKind::InvalidResponse);
-        let (head, _, _) = read_all(b"HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nContent-Length: 0\r\n\r\n", false).unwrap();
+        let (head, _, _) = read_all(
+            b"HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nContent-Length: 0\r\n\r\n",
+            false,
+        )
+        .unwrap();
         assert_eq!(head.header("x-long"), Some("a b"));
         let err = read_all(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", false).unwrap_err();
         assert_eq!(err.kind, AppErrorKind::InvalidResponse);

@@ -9,6 +9,10 @@ pub fn accept_encoding(request: &AppRequest) -> Option<String> {
 }
 
 /// Compresses `body` when the response qualifies; returns the (possibly new) body.
-pub fn compress(_head: &mut ResponseHead, body: Vec<u8>, _accept_encoding: Option<&str>) -> Vec<u8> {
+pub fn compress(
+    _head: &mut ResponseHead,
+    body: Vec<u8>,
+    _accept_encoding: Option<&str>,
+) -> Vec<u8> {
     body
 }

@@ -50,13 +50,20 @@ impl ApiEndpoint {
             Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
             None => (rest, ""),
         };
-        let port_ok = authority
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
-        if !port_ok || authority.chars().any(|c| c.is_ascii_whitespace() || c.is_control()) {
+        let port_ok = authority.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !port_ok
+            || authority
+                .chars()
+                .any(|c| c.is_ascii_whitespace() || c.is_control())
+        {
             return Err("expected host:port, http://host:port or http://host:port/prefix".into());
         }
-        Ok(ApiEndpoint { authority: authority.to_string(), prefix: prefix.to_string() })
+        Ok(ApiEndpoint {
+            authority: authority.to_string(),
+            prefix: prefix.to_string(),
+        })
     }
 
     /// The full URL of `path` (which starts with `/`) on this endpoint.
@@ -120,7 +127,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {}={:?}: {}", self.variable, self.value, self.expected)
+        write!(
+            f,
+            "invalid {}={:?}: {}",
+            self.variable, self.value, self.expected
+        )
     }
 }
 
@@ -137,7 +148,10 @@ impl Config {
 
     /// Reads configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let mut env = Env { lookup: &lookup, warnings: Vec::new() };
+        let mut env = Env {
+            lookup: &lookup,
+            warnings: Vec::new(),
+        };
 
         let port = match env.with_fallback("AWS_LWA_PORT", "PORT", false) {
             Some((value, var)) => parse_port(var, &value)?,
@@ -147,7 +161,11 @@ impl Config {
             .with_fallback("AWS_LWA_HOST", "HOST", true)
             .map(|(v, _)| v)
             .unwrap_or_else(|| "127.0.0.1".to_string());
-        let host_var = if lookup("AWS_LWA_HOST").is_some() { "AWS_LWA_HOST" } else { "HOST" };
+        let host_var = if lookup("AWS_LWA_HOST").is_some() {
+            "AWS_LWA_HOST"
+        } else {
+            "HOST"
+        };
         let app_addr = resolve_host(host_var, &app_host, port)?;
 
         let readiness_port =
@@ -354,13 +372,21 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
 }
 
 fn invalid(variable: &str, value: &str, expected: &str) -> ConfigError {
-    ConfigError { variable: variable.to_string(), value: value.to_string(), expected: expected.to_string() }
+    ConfigError {
+        variable: variable.to_string(),
+        value: value.to_string(),
+        expected: expected.to_string(),
+    }
 }
 
 fn parse_port(var: &str, value: &str) -> Result<u16, ConfigError> {
     match value.parse::<u16>() {
         Ok(port) if port > 0 => Ok(port),
-        _ => Err(invalid(var, value, "expected a TCP port number from 1 to 65535")),
+        _ => Err(invalid(
+            var,
+            value,
+            "expected a TCP port number from 1 to 65535",
+        )),
     }
 }
 
@@ -369,29 +395,48 @@ pub fn parse_bool(var: &str, value: &str) -> Result<bool, ConfigError> {
     match value.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(invalid(var, value, "expected true/false, 1/0, yes/no or on/off")),
+        _ => Err(invalid(
+            var,
+            value,
+            "expected true/false, 1/0, yes/no or on/off",
+        )),
     }
 }
 
 fn parse_readiness_path(var: &str, value: String) -> Result<String, ConfigError> {
     if !value.starts_with('/') {
-        return Err(invalid(var, &value, "expected a path starting with '/', such as '/health'"));
+        return Err(invalid(
+            var,
+            &value,
+            "expected a path starting with '/', such as '/health'",
+        ));
     }
     if value.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'#') {
-        return Err(invalid(var, &value, "expected a path without spaces, control characters or '#'"));
+        return Err(invalid(
+            var,
+            &value,
+            "expected a path without spaces, control characters or '#'",
+        ));
     }
     Ok(value)
 }
 
 fn parse_pass_through_path(value: &str) -> Result<String, ConfigError> {
-    if value.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'?' || b == b'#') {
+    if value
+        .bytes()
+        .any(|b| b <= b' ' || b == 0x7f || b == b'?' || b == b'#')
+    {
         return Err(invalid(
             "AWS_LWA_PASS_THROUGH_PATH",
             value,
             "expected a path without spaces, control characters, '?' or '#'",
         ));
     }
-    Ok(if value.starts_with('/') { value.to_string() } else { format!("/{value}") })
+    Ok(if value.starts_with('/') {
+        value.to_string()
+    } else {
+        format!("/{value}")
+    })
 }
 
 /// Parses `500,502-504, 422` into `[500, 502, 503, 504, 422]`, keeping order. Unlike
@@ -403,7 +448,12 @@ pub fn parse_status_list(var: &str, value: &str) -> Result<Vec<u16>, ConfigError
         if part.is_empty() {
             continue;
         }
-        let parse_code = |s: &str| s.trim().parse::<u16>().ok().filter(|c| (100..=599).contains(c));
+        let parse_code = |s: &str| {
+            s.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+        };
         match part.split_once('-') {
             Some((start, end)) => match (parse_code(start), parse_code(end)) {
                 (Some(start), Some(end)) if start <= end => codes.extend(start..=end),
@@ -429,14 +479,23 @@ fn resolve_host(var: &str, host: &str, port: u16) -> Result<SocketAddr, ConfigEr
     }
     // Host names other than localhost would need the system resolver (NSS), which a static
     // binary cannot rely on; the app runs in the same environment, so an IP always serves.
-    Err(invalid(var, host, "expected an IP address (such as 127.0.0.1 or [::1]) or localhost"))
+    Err(invalid(
+        var,
+        host,
+        "expected an IP address (such as 127.0.0.1 or [::1]) or localhost",
+    ))
 }
 
-fn function_env(lookup: &impl Fn(&str) -> Option<String>, warnings: &mut Vec<String>) -> FunctionEnv {
+fn function_env(
+    lookup: &impl Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> FunctionEnv {
     let mut required = |name: &str, default: &str| match lookup(name) {
         Some(value) => value,
         None => {
-            warnings.push(format!("{name} is not set; using {default:?} in x-amzn-lambda-context"));
+            warnings.push(format!(
+                "{name} is not set; using {default:?} in x-amzn-lambda-context"
+            ));
             default.to_string()
         }
     };
@@ -469,9 +528,12 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let mut map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        map.entry("AWS_LAMBDA_RUNTIME_API".into()).or_insert_with(|| "127.0.0.1:9001".into());
+        let mut map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.entry("AWS_LAMBDA_RUNTIME_API".into())
+            .or_insert_with(|| "127.0.0.1:9001".into());
         Config::from_lookup(move |name| map.get(name).cloned())
     }
 
@@ -492,16 +554,28 @@ mod tests {
 
     #[test]
     fn namespaced_wins_over_fallback_and_deprecated_names_warn() {
-        let c = config(&[("AWS_LWA_PORT", "3000"), ("PORT", "9"), ("HOST", "127.0.0.2")]).unwrap();
+        let c = config(&[
+            ("AWS_LWA_PORT", "3000"),
+            ("PORT", "9"),
+            ("HOST", "127.0.0.2"),
+        ])
+        .unwrap();
         assert_eq!(c.app_port, 3000);
         assert_eq!(c.readiness_port, 3000);
         assert_eq!(c.app_addr, "127.0.0.2:3000".parse().unwrap());
-        let deprecations: Vec<_> = c.warnings.iter().filter(|w| w.contains("deprecated")).collect();
+        let deprecations: Vec<_> = c
+            .warnings
+            .iter()
+            .filter(|w| w.contains("deprecated"))
+            .collect();
         assert_eq!(deprecations.len(), 1, "{:?}", c.warnings);
         assert!(deprecations[0].contains("'HOST' is deprecated"));
         let c = config(&[("PORT", "9090")]).unwrap();
         assert_eq!(c.app_port, 9090);
-        assert!(!c.warnings.iter().any(|w| w.contains("deprecated")), "PORT is not deprecated");
+        assert!(
+            !c.warnings.iter().any(|w| w.contains("deprecated")),
+            "PORT is not deprecated"
+        );
     }
 
     #[test]
@@ -531,17 +605,38 @@ mod tests {
 
     #[test]
     fn booleans_accept_common_spellings() {
-        for (v, want) in [("TRUE", true), ("1", true), ("Yes", true), ("on", true), ("0", false), ("Off", false)] {
+        for (v, want) in [
+            ("TRUE", true),
+            ("1", true),
+            ("Yes", true),
+            ("on", true),
+            ("0", false),
+            ("Off", false),
+        ] {
             assert_eq!(parse_bool("X", v).unwrap(), want);
         }
     }
 
     #[test]
     fn status_lists() {
-        assert_eq!(parse_status_list("X", "500,502-504,422").unwrap(), vec![500, 502, 503, 504, 422]);
-        assert_eq!(parse_status_list("X", "500, 502-504, 422").unwrap(), vec![500, 502, 503, 504, 422]);
+        assert_eq!(
+            parse_status_list("X", "500,502-504,422").unwrap(),
+            vec![500, 502, 503, 504, 422]
+        );
+        assert_eq!(
+            parse_status_list("X", "500, 502-504, 422").unwrap(),
+            vec![500, 502, 503, 504, 422]
+        );
         assert_eq!(parse_status_list("X", "").unwrap(), Vec::<u16>::new());
-        for bad in ["invalid", "500-invalid", "504-500", "200-300-400", "9x", "600", "-5"] {
+        for bad in [
+            "invalid",
+            "500-invalid",
+            "504-500",
+            "200-300-400",
+            "9x",
+            "600",
+            "-5",
+        ] {
             assert!(parse_status_list("X", bad).is_err(), "{bad}");
         }
     }
@@ -557,14 +652,32 @@ mod tests {
 
     #[test]
     fn compression_is_off_with_streaming() {
-        let c = config(&[("AWS_LWA_ENABLE_COMPRESSION", "true"), ("AWS_LWA_INVOKE_MODE", "RESPONSE_STREAM")]).unwrap();
+        let c = config(&[
+            ("AWS_LWA_ENABLE_COMPRESSION", "true"),
+            ("AWS_LWA_INVOKE_MODE", "RESPONSE_STREAM"),
+        ])
+        .unwrap();
         assert!(!c.compression);
-        assert!(c.warnings.iter().any(|w| w.contains("Compression is not supported")));
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("Compression is not supported"))
+        );
     }
 
     #[test]
     fn max_concurrency() {
-        assert_eq!(config(&[("AWS_LAMBDA_MAX_CONCURRENCY", "8")]).unwrap().max_concurrency, 8);
-        assert_eq!(config(&[("AWS_LAMBDA_MAX_CONCURRENCY", "0")]).unwrap().max_concurrency, 1);
+        assert_eq!(
+            config(&[("AWS_LAMBDA_MAX_CONCURRENCY", "8")])
+                .unwrap()
+                .max_concurrency,
+            8
+        );
+        assert_eq!(
+            config(&[("AWS_LAMBDA_MAX_CONCURRENCY", "0")])
+                .unwrap()
+                .max_concurrency,
+            1
+        );
     }
 }

@@ -39,7 +39,10 @@ pub mod header {
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl Invocation {
@@ -70,7 +73,9 @@ impl Invocation {
             }
         };
         let invoked_function_arn = get(header::FUNCTION_ARN).unwrap_or_default().to_string();
-        let trace_id = get(header::TRACE_ID).filter(|v| !v.is_empty()).map(str::to_string);
+        let trace_id = get(header::TRACE_ID)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string);
         let mut json_header = |name: &str, label: &str| {
             let text = get(name).filter(|v| !v.trim().is_empty())?;
             match serde_json::from_str::<serde_json::Value>(text) {
@@ -83,7 +88,9 @@ impl Invocation {
         };
         let client_context = json_header(header::CLIENT_CONTEXT, "Lambda-Runtime-Client-Context");
         let identity = json_header(header::COGNITO_IDENTITY, "Lambda-Runtime-Cognito-Identity");
-        let tenant_id = get(header::TENANT_ID).filter(|v| !v.is_empty()).map(str::to_string);
+        let tenant_id = get(header::TENANT_ID)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string);
         Invocation {
             request_id,
             deadline_ms,
@@ -159,7 +166,10 @@ mod tests {
     use super::*;
 
     fn from(headers: &[(&str, &str)]) -> Invocation {
-        let map: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Invocation::from_headers(
             "rid".into(),
             |name| map.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()),
@@ -169,7 +179,10 @@ mod tests {
 
     #[test]
     fn missing_deadline_and_bad_json_warn_but_never_fail() {
-        let inv = from(&[(header::CLIENT_CONTEXT, "{bad"), (header::COGNITO_IDENTITY, "nope")]);
+        let inv = from(&[
+            (header::CLIENT_CONTEXT, "{bad"),
+            (header::COGNITO_IDENTITY, "nope"),
+        ]);
         assert!(inv.remaining() > Duration::from_secs(800));
         assert!(inv.client_context.is_none() && inv.identity.is_none());
         assert_eq!(inv.warnings.len(), 3, "{:?}", inv.warnings);
@@ -180,7 +193,10 @@ mod tests {
         let deadline = (now_ms() + 5000).to_string();
         let inv = from(&[
             (header::DEADLINE, &deadline),
-            (header::FUNCTION_ARN, "arn:aws:lambda:us-east-1:1:function:f"),
+            (
+                header::FUNCTION_ARN,
+                "arn:aws:lambda:us-east-1:1:function:f",
+            ),
             (header::TRACE_ID, "Root=1-2"),
             (header::CLIENT_CONTEXT, r#"{"custom":{"a":"b"}}"#),
             (header::TENANT_ID, "t1"),

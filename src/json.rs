@@ -89,10 +89,19 @@ mod tests {
 
     #[test]
     fn escapes_match_serde_json() {
-        for s in ["plain", "q\"b\\s", "\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}", "héllo ✓ /", ""] {
+        for s in [
+            "plain",
+            "q\"b\\s",
+            "\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}",
+            "héllo ✓ /",
+            "",
+        ] {
             let mut out = Vec::new();
             push_str(&mut out, s);
-            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(s).unwrap());
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
         }
     }
 

@@ -75,13 +75,22 @@ fn agent(timeout: Option<Duration>) -> Agent {
 struct LiteralResolver;
 
 impl Resolver for LiteralResolver {
-    fn resolve(&self, uri: &Uri, _config: &ureq::config::Config, _timeout: NextTimeout) -> Result<ResolvedSocketAddrs, ureq::Error> {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        _config: &ureq::config::Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
         let authority = uri.authority().ok_or(ureq::Error::HostNotFound)?;
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let ip = if host.eq_ignore_ascii_case("localhost") {
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         } else {
-            host.parse::<IpAddr>().map_err(|_| ureq::Error::HostNotFound)?
+            host.parse::<IpAddr>()
+                .map_err(|_| ureq::Error::HostNotFound)?
         };
         let mut addrs = self.empty();
         addrs.push(SocketAddr::new(ip, authority.port_u16().unwrap_or(80)));
@@ -101,7 +110,10 @@ pub struct ExtensionClient {
 
 impl ExtensionClient {
     pub fn new(endpoint: ApiEndpoint) -> ExtensionClient {
-        ExtensionClient { endpoint, agent: agent(Some(Duration::from_secs(10))) }
+        ExtensionClient {
+            endpoint,
+            agent: agent(Some(Duration::from_secs(10))),
+        }
     }
 
     /// Registers the extension for no events; returns the extension identifier.
@@ -154,7 +166,10 @@ impl ExtensionClient {
             .send(&body)
             .map_err(|e| transport("extension init/error", &url, e))?;
         if !response.status().is_success() {
-            return Err(ApiError(format!("init/error answered status {}", response.status())));
+            return Err(ApiError(format!(
+                "init/error answered status {}",
+                response.status()
+            )));
         }
         Ok(())
     }
@@ -181,13 +196,20 @@ pub enum Next {
 
 impl RuntimeClient {
     pub fn new(endpoint: ApiEndpoint) -> RuntimeClient {
-        RuntimeClient { endpoint, agent: agent(None) }
+        RuntimeClient {
+            endpoint,
+            agent: agent(None),
+        }
     }
 
     /// Long-polls for the next invocation.
     pub fn next(&self) -> Result<Next, ApiError> {
         let url = self.endpoint.url("/2018-06-01/runtime/invocation/next");
-        let mut response = self.agent.get(&url).call().map_err(|e| transport("runtime invocation/next", &url, e))?;
+        let mut response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| transport("runtime invocation/next", &url, e))?;
         if response.status() != 200 {
             let body = response.body_mut().read_to_string().unwrap_or_default();
             return Err(ApiError(format!(
@@ -198,7 +220,10 @@ impl RuntimeClient {
         }
         let headers = response.headers().clone();
         let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let Some(request_id) = get(header::REQUEST_ID).filter(|id| !id.is_empty()).map(str::to_string) else {
+        let Some(request_id) = get(header::REQUEST_ID)
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+        else {
             return Ok(Next::NoRequestId);
         };
         let event = response
@@ -216,7 +241,9 @@ impl RuntimeClient {
                 Vec::new()
             }
         };
-        Ok(Next::Invocation(Box::new(Invocation::from_headers(request_id, get, event))))
+        Ok(Next::Invocation(Box::new(Invocation::from_headers(
+            request_id, get, event,
+        ))))
     }
 
     /// Posts a buffered response (compact JSON).
@@ -236,7 +263,12 @@ impl RuntimeClient {
     }
 
     /// Posts an error: `errorType` also goes in `Lambda-Runtime-Function-Error-Type`.
-    pub fn post_error(&self, request_id: &str, error_type: &str, message: &str) -> Result<(), ApiError> {
+    pub fn post_error(
+        &self,
+        request_id: &str,
+        error_type: &str,
+        message: &str,
+    ) -> Result<(), ApiError> {
         let url = self.invocation_url(request_id, "error");
         let response = self
             .agent
@@ -256,18 +288,27 @@ impl RuntimeClient {
     /// The URL of `/runtime/invocation/{id}/{what}`.
     pub fn invocation_url(&self, request_id: &str, what: &str) -> String {
         let id = utf8_percent_encode(request_id, PATH_SEGMENT);
-        self.endpoint.url(&format!("/2018-06-01/runtime/invocation/{id}/{what}"))
+        self.endpoint
+            .url(&format!("/2018-06-01/runtime/invocation/{id}/{what}"))
     }
 }
 
 /// Reads the (small) answer to a post, so the connection can be reused, and checks its status.
 fn check_post(mut response: ureq::http::Response<ureq::Body>, url: &str) -> Result<(), ApiError> {
-    let _ = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
+    let _ = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_vec();
     let status = response.status().as_u16();
     match status {
         200..=299 => Ok(()),
-        410 => Err(ApiError(format!("Lambda function timeout! The Runtime API answered 410 to {url}"))),
-        _ => Err(ApiError(format!("Lambda Runtime API returned non-200 response status={status} ({url})"))),
+        410 => Err(ApiError(format!(
+            "Lambda function timeout! The Runtime API answered 410 to {url}"
+        ))),
+        _ => Err(ApiError(format!(
+            "Lambda Runtime API returned non-200 response status={status} ({url})"
+        ))),
     }
 }
 

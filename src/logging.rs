@@ -73,7 +73,12 @@ pub fn init() {
         });
     } else {
         builder.format(|buf, record| match request_id() {
-            Some(id) => writeln!(buf, "{:>5} Lambda runtime invoke{{requestId={id:?}}}: {}", record.level(), record.args()),
+            Some(id) => writeln!(
+                buf,
+                "{:>5} Lambda runtime invoke{{requestId={id:?}}}: {}",
+                record.level(),
+                record.args()
+            ),
             None => writeln!(buf, "{:>5} {}", record.level(), record.args()),
         });
     }
@@ -82,7 +87,9 @@ pub fn init() {
 
 /// The current UTC time as `2026-11-21T23:39:12.345Z`.
 pub fn rfc3339_now() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);

@@ -59,10 +59,16 @@ impl Readiness {
                 return false;
             }
             if elapsed >= next_progress {
-                log::info!("app is not ready after {}ms url={}", next_progress.as_millis(), self.url);
+                log::info!(
+                    "app is not ready after {}ms url={}",
+                    next_progress.as_millis(),
+                    self.url
+                );
                 next_progress += PROGRESS_INTERVAL;
             }
-            let limit = budget.map_or(ATTEMPT_TIMEOUT, |b| ATTEMPT_TIMEOUT.min(b.saturating_sub(elapsed)));
+            let limit = budget.map_or(ATTEMPT_TIMEOUT, |b| {
+                ATTEMPT_TIMEOUT.min(b.saturating_sub(elapsed))
+            });
             match self.check_once(limit) {
                 Ok(()) => {
                     log::debug!("app is ready");
@@ -78,15 +84,25 @@ impl Readiness {
     pub fn check_once(&self, limit: Duration) -> Result<(), String> {
         let limit = limit.max(Duration::from_millis(1));
         let deadline = Instant::now() + limit;
-        let mut stream = TcpStream::connect_timeout(&self.addr, limit).map_err(|e| e.to_string())?;
+        let mut stream =
+            TcpStream::connect_timeout(&self.addr, limit).map_err(|e| e.to_string())?;
         if self.protocol == ReadinessProtocol::Tcp {
             return Ok(());
         }
-        let left = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-        stream.set_write_timeout(Some(left())).map_err(|e| e.to_string())?;
+        let left = || {
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+        };
+        stream
+            .set_write_timeout(Some(left()))
+            .map_err(|e| e.to_string())?;
         stream.write_all(&self.request).map_err(|e| e.to_string())?;
-        stream.set_read_timeout(Some(left())).map_err(|e| e.to_string())?;
-        let head = app_response::read_head(&mut BufReader::new(stream)).map_err(|e| e.error.message)?;
+        stream
+            .set_read_timeout(Some(left()))
+            .map_err(|e| e.to_string())?;
+        let head =
+            app_response::read_head(&mut BufReader::new(stream)).map_err(|e| e.error.message)?;
         if self.healthy.contains(&head.status) {
             Ok(())
         } else {

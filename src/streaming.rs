@@ -5,6 +5,13 @@ use crate::invocation::Invocation;
 use crate::lambda_api::RuntimeClient;
 use crate::worker::Reply;
 
-pub fn stream(_runtime: &RuntimeClient, _invocation: &Invocation, _exchange: &mut AppExchange<'_>) -> Reply {
-    Reply::Error { error_type: "Adapter.NotImplemented".into(), message: "streaming is not implemented yet".into() }
+pub fn stream(
+    _runtime: &RuntimeClient,
+    _invocation: &Invocation,
+    _exchange: &mut AppExchange<'_>,
+) -> Reply {
+    Reply::Error {
+        error_type: "Adapter.NotImplemented".into(),
+        message: "streaming is not implemented yet".into(),
+    }
 }

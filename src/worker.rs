@@ -38,7 +38,10 @@ pub enum Reply {
 
 impl Reply {
     fn error(error_type: &str, message: impl Into<String>) -> Reply {
-        Reply::Error { error_type: error_type.to_string(), message: message.into() }
+        Reply::Error {
+            error_type: error_type.to_string(),
+            message: message.into(),
+        }
     }
 
     fn app_failure(e: AppError) -> Reply {
@@ -79,7 +82,11 @@ impl<'a> Worker<'a> {
         Worker {
             config,
             runtime: RuntimeClient::new(config.runtime_api.clone()),
-            app: AppClient::new(config.app_addr, config.connect_timeout(), !config.snap_start),
+            app: AppClient::new(
+                config.app_addr,
+                config.connect_timeout(),
+                !config.snap_start,
+            ),
             readiness: Readiness::new(config),
             app_ready,
         }
@@ -92,12 +99,17 @@ impl<'a> Worker<'a> {
             let invocation = match self.runtime.next() {
                 Ok(Next::Invocation(invocation)) => invocation,
                 Ok(Next::NoRequestId) => {
-                    log::error!("the Runtime API handed out an event without Lambda-Runtime-Aws-Request-Id; it cannot be answered");
+                    log::error!(
+                        "the Runtime API handed out an event without Lambda-Runtime-Aws-Request-Id; it cannot be answered"
+                    );
                     backoff = pause(backoff);
                     continue;
                 }
                 Err(e) => {
-                    log::warn!("Error polling /next, retrying in {} ms: {e}", backoff.as_millis());
+                    log::warn!(
+                        "Error polling /next, retrying in {} ms: {e}",
+                        backoff.as_millis()
+                    );
                     backoff = pause(backoff);
                     continue;
                 }
@@ -118,22 +130,33 @@ impl<'a> Worker<'a> {
         let config = self.config;
         let deadline = Instant::now() + invocation.remaining().saturating_sub(DEADLINE_MARGIN);
         if !self.app_ready {
-            self.app_ready = self.readiness.wait(Some(deadline.saturating_duration_since(Instant::now())));
+            self.app_ready = self
+                .readiness
+                .wait(Some(deadline.saturating_duration_since(Instant::now())));
         }
 
         // Event → request.
-        let (source, request) = match event::to_request(&invocation.event, self.config, invocation) {
+        let (source, request) = match event::to_request(&invocation.event, self.config, invocation)
+        {
             Ok(converted) => converted,
             Err(Rejected::BadRequest { source, message }) => {
                 log::warn!("malformed {source:?} event, answering 400: {message}");
-                return Reply::Response(event::adapter_response(source, 400, &format!("Bad Request: {message}")));
+                return Reply::Response(event::adapter_response(
+                    source,
+                    400,
+                    &format!("Bad Request: {message}"),
+                ));
             }
             Err(Rejected::NotJson(message)) => {
                 log::error!("{message}");
                 return Reply::error("Adapter.InvalidEvent", message);
             }
         };
-        log::debug!("sending request to app server method={} target={}", request.method, request.target);
+        log::debug!(
+            "sending request to app server method={} target={}",
+            request.method,
+            request.target
+        );
 
         // Request → app.
         let accept_encoding = compression::accept_encoding(&request);
@@ -157,7 +180,11 @@ impl<'a> Worker<'a> {
         }
         let mut head = std::mem::take(&mut exchange.head);
         drop(exchange);
-        log::debug!("responding to lambda event status={} body_size={}", head.status, body.len());
+        log::debug!(
+            "responding to lambda event status={} body_size={}",
+            head.status,
+            body.len()
+        );
         if config.compression {
             body = compression::compress(&mut head, body, accept_encoding.as_deref());
         }
@@ -171,7 +198,10 @@ impl<'a> Worker<'a> {
         let attempt = || -> Result<(), ApiError> {
             match &reply {
                 Reply::Response(body) => self.runtime.post_response(id, body),
-                Reply::Error { error_type, message } => self.runtime.post_error(id, error_type, message),
+                Reply::Error {
+                    error_type,
+                    message,
+                } => self.runtime.post_error(id, error_type, message),
                 Reply::Streamed => Ok(()),
             }
         };
@@ -207,7 +237,9 @@ fn error_status_reply(exchange: &mut AppExchange<'_>) -> Reply {
         Err(_) => {
             let mut encoded = Vec::new();
             crate::json::push_base64(&mut encoded, &body);
-            let encoded = String::from_utf8_lossy(&encoded).trim_matches('"').to_string();
+            let encoded = String::from_utf8_lossy(&encoded)
+                .trim_matches('"')
+                .to_string();
             serde_json::json!({ "statusCode": status, "body": encoded, "isBase64Encoded": true })
         }
     };

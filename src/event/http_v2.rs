@@ -80,8 +80,13 @@ struct HttpDescription {
 }
 
 /// Converts a v2 event into the request for the app; `Err` is a 400 message.
-pub fn to_request(raw: &str, config: &Config, invocation: &Invocation) -> Result<AppRequest, String> {
-    let event: Event = serde_json::from_str(raw).map_err(|e| format!("malformed HTTP API event: {e}"))?;
+pub fn to_request(
+    raw: &str,
+    config: &Config,
+    invocation: &Invocation,
+) -> Result<AppRequest, String> {
+    let event: Event =
+        serde_json::from_str(raw).map_err(|e| format!("malformed HTTP API event: {e}"))?;
     let method = request::method(Some(&event.request_context.http.method))?;
     let raw_path = event.raw_path.as_deref().unwrap_or("");
     let path = request::strip_base_path(raw_path, config.remove_base_path.as_deref());

@@ -73,7 +73,11 @@ pub fn detect(event: &str) -> Option<Source> {
     let shape = match serde_json::from_str::<Shape>(event) {
         Ok(shape) => shape,
         // Not an object: an array, a string, a number... is still a pass-through event.
-        Err(_) => return serde_json::from_str::<serde::de::IgnoredAny>(event).ok().map(|_| Source::PassThrough),
+        Err(_) => {
+            return serde_json::from_str::<serde::de::IgnoredAny>(event)
+                .ok()
+                .map(|_| Source::PassThrough);
+        }
     };
     let context = shape
         .request_context
@@ -94,11 +98,21 @@ pub fn detect(event: &str) -> Option<Source> {
 }
 
 /// Converts an event into the request for the app.
-pub fn to_request(event: &[u8], config: &Config, invocation: &Invocation) -> Result<(Source, AppRequest), Rejected> {
-    let text = std::str::from_utf8(event).map_err(|e| Rejected::NotJson(format!("the event is not UTF-8 text: {e}")))?;
+pub fn to_request(
+    event: &[u8],
+    config: &Config,
+    invocation: &Invocation,
+) -> Result<(Source, AppRequest), Rejected> {
+    let text = std::str::from_utf8(event)
+        .map_err(|e| Rejected::NotJson(format!("the event is not UTF-8 text: {e}")))?;
     let Some(source) = detect(text) else {
-        let why = serde_json::from_str::<serde::de::IgnoredAny>(text).err().map(|e| e.to_string()).unwrap_or_default();
-        return Err(Rejected::NotJson(format!("the event is not valid JSON: {why}")));
+        let why = serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        return Err(Rejected::NotJson(format!(
+            "the event is not valid JSON: {why}"
+        )));
     };
     let converted = match source {
         Source::RestV1 => rest_v1::to_request(text, config, invocation),
@@ -126,7 +140,10 @@ pub fn encode_response(source: Source, head: &ResponseHead, body: &[u8]) -> Vec<
 pub fn adapter_response(source: Source, status: u16, message: &str) -> Vec<u8> {
     let head = ResponseHead {
         status,
-        headers: vec![("content-type".to_string(), b"text/plain; charset=utf-8".to_vec())],
+        headers: vec![(
+            "content-type".to_string(),
+            b"text/plain; charset=utf-8".to_vec(),
+        )],
         close: false,
     };
     encode_response(source, &head, message.as_bytes())

@@ -10,7 +10,11 @@ use crate::invocation::Invocation;
 use super::request::{self, Headers};
 
 /// `POST {pass_through_path}` with the event exactly as Lambda delivered it.
-pub fn to_request(raw: &str, config: &Config, invocation: &Invocation) -> Result<AppRequest, String> {
+pub fn to_request(
+    raw: &str,
+    config: &Config,
+    invocation: &Invocation,
+) -> Result<AppRequest, String> {
     let mut headers = Headers::with_capacity(1);
     headers.push("content-type", "application/json")?;
     let headers = headers.finish(config, invocation, "null");
@@ -49,7 +53,10 @@ mod tests {
     #[test]
     fn results() {
         let head = ResponseHead::default();
-        assert_eq!(encode_response(&head, br#"{"b":2,"a":12345678901234567890123}"#), br#"{"b":2,"a":12345678901234567890123}"#);
+        assert_eq!(
+            encode_response(&head, br#"{"b":2,"a":12345678901234567890123}"#),
+            br#"{"b":2,"a":12345678901234567890123}"#
+        );
         assert_eq!(encode_response(&head, b" [1, 2]\n"), b" [1, 2]\n");
         assert_eq!(encode_response(&head, b"ok"), br#""ok""#);
         assert_eq!(encode_response(&head, b""), b"null");

@@ -1,0 +1,567 @@
+//! A minimal HTTP/1.1 server for the emulator: one thread per connection, keep-alive,
+//! `content-length` and chunked request bodies (trailers included), buffered or chunked
+//! responses.
+//!
+//! Why not tiny_http: its connection pool can leave a new connection queued behind busy
+//! threads when several arrive at once, and a Runtime API connection is busy for as long as a
+//! `/next` long poll lasts, so N concurrent workers did not get N concurrent polls. Its chunked
+//! decoder also cannot read trailers, which is how a failed stream is reported.
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Largest request head accepted.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+const MAX_HEADERS: usize = 128;
+/// Longest chunk-size or trailer line accepted.
+const MAX_LINE_BYTES: usize = 8 * 1024;
+
+/// Handles one request; it must answer with [`Exchange::respond`] or a chunked response.
+pub type Handler = dyn Fn(&mut Exchange<'_>) + Send + Sync;
+
+/// Open connections by id, so that stopping the server can close them.
+type Connections = Arc<Mutex<HashMap<u64, TcpStream>>>;
+
+/// A running server; stops (and closes its connections) when dropped.
+pub struct HttpServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    connections: Connections,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl HttpServer {
+    /// Serves `handler` on `addr` (`127.0.0.1:0` picks a free port).
+    pub fn start(addr: &str, name: &str, handler: Arc<Handler>) -> Result<HttpServer, String> {
+        let listener =
+            TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let connections: Connections = Arc::new(Mutex::new(HashMap::new()));
+        let accept = {
+            let (stop, connections) = (stop.clone(), connections.clone());
+            let thread_name = name.to_string();
+            std::thread::Builder::new()
+                .name(name.to_string())
+                .spawn(move || accept_loop(&listener, &stop, &connections, &handler, &thread_name))
+                .map_err(|e| format!("cannot start the {name} thread: {e}"))?
+        };
+        Ok(HttpServer {
+            addr,
+            stop,
+            connections,
+            accept: Some(accept),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Unblocks accept().
+        let _ = TcpStream::connect(self.addr);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+        let mut connections = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, connection) in connections.drain() {
+            let _ = connection.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+fn accept_loop(
+    listener: &TcpListener,
+    stop: &AtomicBool,
+    connections: &Connections,
+    handler: &Arc<Handler>,
+    name: &str,
+) {
+    let next_id = AtomicU64::new(0);
+    for stream in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(stream) = stream else { continue };
+        let _ = stream.set_nodelay(true);
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        if let Ok(clone) = stream.try_clone() {
+            connections
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id, clone);
+        }
+        let (handler, registry) = (handler.clone(), connections.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("{name}-conn"))
+            .spawn(move || {
+                serve_connection(stream, &handler);
+                registry
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+            });
+        if let Err(e) = spawned {
+            eprintln!("lambda-emulator: cannot start a connection thread: {e}");
+            connections
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        }
+    }
+}
+
+fn serve_connection(stream: TcpStream, handler: &Arc<Handler>) {
+    let Ok(writer) = stream.try_clone() else {
+        return;
+    };
+    let peer = stream.peer_addr().ok();
+    let mut reader = BufReader::new(stream);
+    let mut writer = writer;
+    loop {
+        let head = match read_head(&mut reader) {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(e) => {
+                let body = format!("bad request: {e}\n");
+                let _ = write_response(
+                    &mut writer,
+                    400,
+                    &[("content-type", "text/plain")],
+                    body.as_bytes(),
+                    true,
+                );
+                return;
+            }
+        };
+        let body = match body_framing(&head.headers) {
+            Ok(body) => body,
+            Err(e) => {
+                let _ = write_response(
+                    &mut writer,
+                    400,
+                    &[("content-type", "text/plain")],
+                    e.as_bytes(),
+                    true,
+                );
+                return;
+            }
+        };
+        let wants_close = head.headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("connection") && v.to_ascii_lowercase().contains("close")
+        });
+        let mut exchange = Exchange {
+            method: head.method,
+            target: head.target,
+            headers: head.headers,
+            peer,
+            reader: &mut reader,
+            writer: &mut writer,
+            body,
+            trailers: Vec::new(),
+            answered: false,
+            close: wants_close,
+        };
+        handler(&mut exchange);
+        if !exchange.answered {
+            let _ = exchange.respond(
+                500,
+                &[("content-type", "text/plain")],
+                b"the handler gave no answer\n",
+            );
+        }
+        // The next request starts after this body: read what the handler left.
+        let drained = exchange.drain();
+        if exchange.close || drained.is_err() {
+            let _ = writer.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+struct Head {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+}
+
+/// Reads a request head; `None` on a clean end of the connection.
+fn read_head(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Head>> {
+    let mut raw = Vec::new();
+    loop {
+        let before = raw.len();
+        let n = reader
+            .by_ref()
+            .take((MAX_HEAD_BYTES + 1 - raw.len()) as u64)
+            .read_until(b'\n', &mut raw)?;
+        if n == 0 {
+            return if raw.is_empty() {
+                Ok(None)
+            } else {
+                Err(io::Error::other("the connection ended mid-head"))
+            };
+        }
+        if raw.len() > MAX_HEAD_BYTES {
+            return Err(io::Error::other("the request head is too large"));
+        }
+        // Blank lines before a request are allowed (RFC 9112 2.2).
+        if before == 0 && (raw == b"\r\n" || raw == b"\n") {
+            raw.clear();
+            continue;
+        }
+        if raw.ends_with(b"\r\n\r\n") || raw.ends_with(b"\n\n") {
+            break;
+        }
+    }
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(&raw) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(io::Error::other("incomplete request head")),
+        Err(e) => return Err(io::Error::other(format!("malformed request head: {e}"))),
+    }
+    let headers = request
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).to_string(),
+            )
+        })
+        .collect();
+    Ok(Some(Head {
+        method: request.method.unwrap_or("GET").to_string(),
+        target: request.path.unwrap_or("/").to_string(),
+        headers,
+    }))
+}
+
+/// How the request body is delimited, and how much is left.
+enum Body {
+    Length(u64),
+    /// Bytes left in the current chunk; `None` before the next size line.
+    Chunked {
+        left: Option<u64>,
+        done: bool,
+    },
+}
+
+fn body_framing(headers: &[(String, String)]) -> Result<Body, String> {
+    let named = |name: &'static str| {
+        headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    if named("transfer-encoding").any(|v| v.to_ascii_lowercase().contains("chunked")) {
+        return Ok(Body::Chunked {
+            left: None,
+            done: false,
+        });
+    }
+    match named("content-length").next() {
+        Some(value) => value
+            .trim()
+            .parse::<u64>()
+            .map(Body::Length)
+            .map_err(|_| format!("invalid content-length {value:?}\n")),
+        None => Ok(Body::Length(0)),
+    }
+}
+
+/// One request and its response.
+pub struct Exchange<'a> {
+    pub method: String,
+    /// The request target as sent (`/path?query`).
+    pub target: String,
+    /// Header names as sent.
+    pub headers: Vec<(String, String)>,
+    pub peer: Option<SocketAddr>,
+    reader: &'a mut BufReader<TcpStream>,
+    writer: &'a mut TcpStream,
+    body: Body,
+    trailers: Vec<(String, String)>,
+    answered: bool,
+    close: bool,
+}
+
+impl Exchange<'_> {
+    /// The path of the target, without the query.
+    pub fn path(&self) -> &str {
+        self.target
+            .split_once('?')
+            .map_or(self.target.as_str(), |(p, _)| p)
+    }
+
+    /// The first value of a request header (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Request headers with lowercase names.
+    pub fn headers_lowercase(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+            .collect()
+    }
+
+    /// Trailers of a chunked body, once it has been read to its end.
+    pub fn trailer(&self, name: &str) -> Option<&str> {
+        self.trailers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Reads body bytes as they arrive; `Ok(0)` at the end of the body.
+    pub fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        match &mut self.body {
+            Body::Length(0) => Ok(0),
+            Body::Length(left) => {
+                let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+                let n = self.reader.read(buf.get_mut(..want).unwrap_or_default())?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the body ended early",
+                    ));
+                }
+                *left -= n as u64;
+                Ok(n)
+            }
+            Body::Chunked { done: true, .. } => Ok(0),
+            Body::Chunked { left, done } => {
+                let remaining = match *left {
+                    Some(remaining) if remaining > 0 => remaining,
+                    _ => {
+                        if left.is_some() {
+                            expect_crlf(self.reader)?;
+                        }
+                        let size = read_chunk_size(self.reader)?;
+                        if size == 0 {
+                            *done = true;
+                            self.trailers = read_trailers(self.reader)?;
+                            return Ok(0);
+                        }
+                        *left = Some(size);
+                        size
+                    }
+                };
+                let want = buf
+                    .len()
+                    .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                let n = self.reader.read(buf.get_mut(..want).unwrap_or_default())?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the chunked body ended early",
+                    ));
+                }
+                *left = Some(remaining - n as u64);
+                Ok(n)
+            }
+        }
+    }
+
+    /// Reads the whole body, failing beyond `limit` bytes.
+    pub fn body_to_vec(&mut self, limit: usize) -> io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = self.read_body(&mut buf)?;
+            if n == 0 {
+                return Ok(body);
+            }
+            body.extend_from_slice(buf.get(..n).unwrap_or_default());
+            if body.len() > limit {
+                return Err(io::Error::other(format!("the body is over {limit} bytes")));
+            }
+        }
+    }
+
+    /// Reads and drops the rest of the body, so the connection can carry the next request.
+    fn drain(&mut self) -> io::Result<()> {
+        let mut buf = [0u8; 16 * 1024];
+        while self.read_body(&mut buf)? > 0 {}
+        Ok(())
+    }
+
+    /// Sends a complete response.
+    pub fn respond(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<()> {
+        self.answered = true;
+        write_response(self.writer, status, headers, body, self.close)
+    }
+
+    /// Starts a chunked response; write the body with [`Exchange::write_chunk`] and end it
+    /// with [`Exchange::finish_chunked`] (or [`Exchange::abort`]).
+    pub fn start_chunked(&mut self, status: u16, headers: &[(&str, &str)]) -> io::Result<()> {
+        self.answered = true;
+        let mut head = status_line(status);
+        push_headers(&mut head, headers);
+        head.extend_from_slice(b"transfer-encoding: chunked\r\n");
+        if self.close {
+            head.extend_from_slice(b"connection: close\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        self.writer.write_all(&head)?;
+        self.writer.flush()
+    }
+
+    /// Writes and flushes one chunk (nothing for empty data, which would end the body).
+    pub fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.writer
+            .write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
+        self.writer.write_all(data)?;
+        self.writer.write_all(b"\r\n")?;
+        self.writer.flush()
+    }
+
+    pub fn finish_chunked(&mut self) -> io::Result<()> {
+        self.writer.write_all(b"0\r\n\r\n")?;
+        self.writer.flush()
+    }
+
+    /// Ends the connection without finishing the response, so the client sees it cut off.
+    pub fn abort(&mut self) {
+        self.answered = true;
+        self.close = true;
+        let _ = self.writer.shutdown(Shutdown::Both);
+    }
+}
+
+fn read_line(reader: &mut BufReader<TcpStream>) -> io::Result<String> {
+    let mut line = Vec::new();
+    reader
+        .by_ref()
+        .take(MAX_LINE_BYTES as u64)
+        .read_until(b'\n', &mut line)?;
+    if !line.ends_with(b"\n") {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the chunked body ended early",
+        ));
+    }
+    Ok(String::from_utf8_lossy(&line)
+        .trim_end_matches(['\r', '\n'])
+        .to_string())
+}
+
+fn read_chunk_size(reader: &mut BufReader<TcpStream>) -> io::Result<u64> {
+    let line = read_line(reader)?;
+    let size = line.split(';').next().unwrap_or("").trim();
+    u64::from_str_radix(size, 16)
+        .map_err(|_| io::Error::other(format!("invalid chunk size line {line:?}")))
+}
+
+fn expect_crlf(reader: &mut BufReader<TcpStream>) -> io::Result<()> {
+    let line = read_line(reader)?;
+    if line.is_empty() {
+        Ok(())
+    } else {
+        Err(io::Error::other("missing CRLF after a chunk"))
+    }
+}
+
+fn read_trailers(reader: &mut BufReader<TcpStream>) -> io::Result<Vec<(String, String)>> {
+    let mut trailers = Vec::new();
+    for _ in 0..MAX_HEADERS {
+        let line = read_line(reader)?;
+        if line.is_empty() {
+            return Ok(trailers);
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            trailers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    Err(io::Error::other("too many trailers"))
+}
+
+fn status_line(status: u16) -> Vec<u8> {
+    format!("HTTP/1.1 {status} {}\r\n", reason(status)).into_bytes()
+}
+
+fn push_headers(out: &mut Vec<u8>, headers: &[(&str, &str)]) {
+    for (name, value) in headers {
+        // A value with CR or LF would split the response; such a header is left out.
+        if name
+            .bytes()
+            .chain(value.bytes())
+            .any(|b| b == b'\r' || b == b'\n' || b == 0)
+        {
+            continue;
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn write_response(
+    writer: &mut TcpStream,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    close: bool,
+) -> io::Result<()> {
+    let mut out = status_line(status);
+    push_headers(&mut out, headers);
+    out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    writer.write_all(&out)?;
+    writer.flush()
+}
+
+/// The reason phrase of common statuses (clients ignore it; it helps people reading logs).
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        410 => "Gone",
+        413 => "Content Too Large",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Status",
+    }
+}

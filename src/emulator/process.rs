@@ -1,0 +1,152 @@
+//! The adapter and the app as child processes.
+//!
+//! Each child runs in its own process group, so stopping it also stops what it started (an
+//! app's `run.sh` starting python, say). A small `sh` watchdog, in a group of its own too,
+//! holds the read end of a pipe from the emulator: when the emulator ends for any reason
+//! (exit, Ctrl-C, SIGTERM, even SIGKILL) the pipe closes and the watchdog stops both groups.
+//! That needs no signal handler, so no unsafe code.
+
+use std::io::ErrorKind;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long stopped children get to exit on SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+const WATCHDOG: &str = r#"read -r _ ; for g in "$@"; do kill -s TERM -- "-$g" 2>/dev/null; done; sleep 2; for g in "$@"; do kill -s KILL -- "-$g" 2>/dev/null; done; exit 0"#;
+
+/// The function's defaults the adapter expects Lambda to set; the emulator's own environment
+/// overrides them.
+pub const FUNCTION_DEFAULTS: [(&str, &str); 3] = [
+    ("AWS_LAMBDA_FUNCTION_NAME", "emulated-function"),
+    ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
+];
+
+/// The running adapter and app; both are stopped when this is dropped.
+pub struct Children {
+    pub adapter: Child,
+    pub app: Child,
+    watchdog: Option<(Child, ChildStdin)>,
+}
+
+fn command(program: &str, args: &[String], runtime_api: &str) -> Command {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .process_group(0);
+    for (name, value) in FUNCTION_DEFAULTS {
+        if std::env::var_os(name).is_none() {
+            command.env(name, value);
+        }
+    }
+    command
+}
+
+/// Starts the adapter (first, as Lambda starts extensions before the runtime), then the app.
+/// Both inherit the emulator's environment, so every `AWS_LWA_*` / `AWS_LAMBDA_*` passes through.
+pub fn spawn(adapter: &Path, runtime_api: &str, app: &[String]) -> Result<Children, String> {
+    let Some((program, args)) = app.split_first() else {
+        return Err("no app command given (after --)".to_string());
+    };
+    let adapter_path = adapter.to_string_lossy().to_string();
+    let mut adapter = command(&adapter_path, &[], runtime_api).spawn().map_err(|e| match e.kind() {
+        ErrorKind::NotFound => format!("the adapter {adapter_path} does not exist; build it with `cargo build` or pass --adapter"),
+        _ => format!("cannot start the adapter {adapter_path}: {e}"),
+    })?;
+    let app = match command(program, args, runtime_api).spawn() {
+        Ok(app) => app,
+        Err(e) => {
+            let _ = adapter.kill();
+            let _ = adapter.wait();
+            return Err(format!("cannot start the app {program:?}: {e}"));
+        }
+    };
+    let mut children = Children {
+        adapter,
+        app,
+        watchdog: None,
+    };
+    let groups = [
+        children.adapter.id().to_string(),
+        children.app.id().to_string(),
+    ];
+    let watchdog = Command::new("sh")
+        .arg("-c")
+        .arg(WATCHDOG)
+        .arg("lambda-emulator-watchdog")
+        .args(groups)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+    match watchdog {
+        Ok(mut watchdog) => {
+            if let Some(stdin) = watchdog.stdin.take() {
+                children.watchdog = Some((watchdog, stdin));
+            }
+        }
+        // Without it the children are still stopped on a normal exit (Drop).
+        Err(e) => eprintln!(
+            "lambda-emulator: cannot start the watchdog (children may outlive a killed emulator): {e}"
+        ),
+    }
+    Ok(children)
+}
+
+impl Children {
+    /// Which child has exited, if any, with its status.
+    pub fn exited(&mut self) -> Option<String> {
+        if let Ok(Some(status)) = self.adapter.try_wait() {
+            return Some(format!("the adapter exited ({status})"));
+        }
+        if let Ok(Some(status)) = self.app.try_wait() {
+            return Some(format!("the app exited ({status})"));
+        }
+        None
+    }
+
+    /// Stops both process groups: SIGTERM, then SIGKILL after a grace period.
+    pub fn stop(&mut self) {
+        let groups = [self.adapter.id(), self.app.id()];
+        signal_groups("-TERM", &groups);
+        let until = Instant::now() + STOP_GRACE;
+        while Instant::now() < until {
+            let adapter_done = matches!(self.adapter.try_wait(), Ok(Some(_)) | Err(_));
+            let app_done = matches!(self.app.try_wait(), Ok(Some(_)) | Err(_));
+            if adapter_done && app_done {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        signal_groups("-KILL", &groups);
+        let _ = self.adapter.kill();
+        let _ = self.app.kill();
+        let _ = self.adapter.wait();
+        let _ = self.app.wait();
+        if let Some((mut watchdog, stdin)) = self.watchdog.take() {
+            drop(stdin);
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
+    }
+}
+
+fn signal_groups(signal: &str, groups: &[u32]) {
+    let mut kill = Command::new("kill");
+    kill.arg(signal).arg("--");
+    for group in groups {
+        kill.arg(format!("-{group}"));
+    }
+    let _ = kill.stdout(Stdio::null()).stderr(Stdio::null()).status();
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
