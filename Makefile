@@ -38,3 +38,46 @@ lint:
 ## layer: the Lambda layer zip (see layer.zip.mk)
 layer:
 	$(MAKE) -f layer.zip.mk
+
+# --- fuzzing (tests/fuzz; nightly Rust + cargo-fuzz) -------------------------------------
+# `make fuzz` runs every target for FUZZ_SECONDS (default 60) each, one at a time;
+# `make fuzz-smoke` runs each for 10 s (CI). cargo-fuzz is installed from crates.io into
+# .cache/cargo-fuzz when it is not on PATH. A crash leaves its input in
+# tests/fuzz/artifacts/TARGET/ and fails the target.
+FUZZ_TARGETS := event_bytes event_structured response_encoding parsers app_response
+FUZZ_SECONDS ?= 60
+CARGO_FUZZ = $(shell command -v cargo-fuzz 2>/dev/null || echo $(CURDIR)/.cache/cargo-fuzz/bin/cargo-fuzz)
+
+.PHONY: fuzz fuzz-smoke fuzz-tool
+## fuzz-tool: cargo-fuzz into .cache/cargo-fuzz unless on PATH (needs the nightly toolchain)
+fuzz-tool:
+	@test -x "$(CARGO_FUZZ)" || cargo install cargo-fuzz --locked --root .cache/cargo-fuzz
+	@rustup toolchain list | grep -q '^nightly' || { echo "fuzzing needs a nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
+
+## fuzz: every fuzz target for FUZZ_SECONDS (60) each, one at a time
+fuzz: fuzz-tool
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p tests/fuzz/corpus/$$t; \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  "$(CARGO_FUZZ)" +nightly run --fuzz-dir tests/fuzz $$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
+
+## fuzz-smoke: every fuzz target for 10 s (CI)
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+# --- fault soak (examples/soak.rs; loopback only, bounded) ---------------------------------
+SOAK_INVOCATIONS ?= 100000
+
+.PHONY: soak soak-smoke
+## soak: the release adapter under app kills, resets, garbage, slow answers and Runtime API
+## faults, SOAK_INVOCATIONS (100000) per phase, one worker then 16; fails on any lost
+## invocation, wrong answer, adapter exit or memory growth
+soak:
+	$(CARGO) build --release --bin lambda-adapter --example soak
+	SOAK_INVOCATIONS=$(SOAK_INVOCATIONS) target/release/examples/soak target/release/lambda-adapter
+
+## soak-smoke: the soak with 5000 invocations per phase (CI)
+soak-smoke:
+	@$(MAKE) --no-print-directory soak SOAK_INVOCATIONS=5000

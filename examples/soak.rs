@@ -44,7 +44,9 @@ impl Rng {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 struct Message {
@@ -56,7 +58,10 @@ struct Message {
 
 impl Message {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -82,11 +87,19 @@ fn read_request(reader: &mut impl BufRead, skip_body: impl Fn(&str) -> bool) -> 
         let (n, v) = line.split_once(':')?;
         headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
     }
-    let mut message = Message { method, path, headers, body: Vec::new() };
+    let mut message = Message {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
     if skip_body(&message.path) {
         return Some(message);
     }
-    if message.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+    if message
+        .header("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"))
+    {
         // At most 100 000 chunks: bounded even against a runaway peer.
         for _ in 0..100_000 {
             let mut line = String::new();
@@ -107,7 +120,10 @@ fn read_request(reader: &mut impl BufRead, skip_body: impl Fn(&str) -> bool) -> 
         }
         return None;
     }
-    let len: usize = message.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let len: usize = message
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     message.body.resize(len, 0);
     reader.read_exact(&mut message.body).ok()?;
     Some(message)
@@ -154,7 +170,9 @@ fn run_app(port: u16) {
 
 fn serve_app_conn(conn: TcpStream) {
     let _ = conn.set_nodelay(true);
-    let Ok(mut writer) = conn.try_clone() else { return };
+    let Ok(mut writer) = conn.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(conn);
     // Bounded: at most 100 000 requests per connection.
     for _ in 0..100_000 {
@@ -162,15 +180,25 @@ fn serve_app_conn(conn: TcpStream) {
         let Some(request) = read_request(&mut reader, |path| path.starts_with("/reset")) else {
             return;
         };
-        let (kind, id) = request.path.trim_start_matches('/').split_once("?id=").unwrap_or(("ok", "0"));
+        let (kind, id) = request
+            .path
+            .trim_start_matches('/')
+            .split_once("?id=")
+            .unwrap_or(("ok", "0"));
         let text = |status: &str, body: &str, extra: &str| {
-            format!("HTTP/1.1 {status}\r\ncontent-type: text/plain\r\n{extra}content-length: {}\r\n\r\n{body}", body.len())
+            format!(
+                "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\n{extra}content-length: {}\r\n\r\n{body}",
+                body.len()
+            )
         };
         let out: Vec<u8> = match kind {
             "big" => {
                 let mut body = format!("big {id} ").into_bytes();
                 body.resize(BIG, b'x');
-                let mut out = format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {BIG}\r\n\r\n").into_bytes();
+                let mut out = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {BIG}\r\n\r\n"
+                )
+                .into_bytes();
                 out.extend_from_slice(&body);
                 out
             }
@@ -190,15 +218,23 @@ fn serve_app_conn(conn: TcpStream) {
             }
             "close-after" | "until-close" => {
                 let out = if kind == "close-after" {
-                    text("200 OK", &format!("close-after {id}"), "connection: close\r\n")
+                    text(
+                        "200 OK",
+                        &format!("close-after {id}"),
+                        "connection: close\r\n",
+                    )
                 } else {
-                    format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nuntil-close {id}")
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nuntil-close {id}"
+                    )
                 };
                 let _ = writer.write_all(out.as_bytes());
                 let _ = writer.shutdown(Shutdown::Both);
                 return;
             }
-            "error500" => text("500 Internal Server Error", &format!("error500 {id}"), "").into_bytes(),
+            "error500" => {
+                text("500 Internal Server Error", &format!("error500 {id}"), "").into_bytes()
+            }
             "garbage" => {
                 let _ = writer.write_all(b"\x00\x01GARBAGE GARBAGE\r\n\r\n");
                 let _ = writer.shutdown(Shutdown::Both);
@@ -232,7 +268,11 @@ struct AppProcess {
 
 impl AppProcess {
     fn start(port: u16) -> AppProcess {
-        let mut app = AppProcess { port, child: None, kills: 0 };
+        let mut app = AppProcess {
+            port,
+            child: None,
+            kills: 0,
+        };
         app.spawn();
         app
     }
@@ -335,7 +375,10 @@ impl RuntimeApi {
 
     /// (handed out, posted) so far.
     fn progress(&self) -> (u64, u64) {
-        self.state.0.lock().map_or((0, 0), |s| (s.handed_out, s.posts.len() as u64))
+        self.state
+            .0
+            .lock()
+            .map_or((0, 0), |s| (s.handed_out, s.posts.len() as u64))
     }
 }
 
@@ -352,12 +395,16 @@ impl Drop for RuntimeApi {
 
 fn serve_api_conn(conn: TcpStream, state: &Shared, mut rng: Rng) {
     let _ = conn.set_nodelay(true);
-    let Ok(mut writer) = conn.try_clone() else { return };
+    let Ok(mut writer) = conn.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::with_capacity(64 * 1024, conn);
     let (lock, cv) = state;
     // Bounded: at most a million requests per connection.
     for _ in 0..1_000_000 {
-        let Some(request) = read_request(&mut reader, |_| false) else { return };
+        let Some(request) = read_request(&mut reader, |_| false) else {
+            return;
+        };
         let path = request.path.as_str();
         if path.ends_with("/extension/register") {
             let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nlambda-extension-identifier: soak\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}");
@@ -380,7 +427,9 @@ fn serve_api_conn(conn: TcpStream, state: &Shared, mut rng: Rng) {
                 if let Ok(mut s) = lock.lock() {
                     s.next_500 += 1;
                 }
-                let _ = writer.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 7\r\n\r\nfailure");
+                let _ = writer.write_all(
+                    b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 7\r\n\r\nfailure",
+                );
                 continue;
             }
             if rng.chance(30) {
@@ -430,7 +479,10 @@ fn serve_api_conn(conn: TcpStream, state: &Shared, mut rng: Rng) {
         if request.method == "POST" && path.contains("/runtime/invocation/") {
             let mut parts = path.rsplit('/');
             let what = parts.next().unwrap_or_default().to_string();
-            let id: u64 = parts.next().and_then(|id| id.parse().ok()).unwrap_or(u64::MAX);
+            let id: u64 = parts
+                .next()
+                .and_then(|id| id.parse().ok())
+                .unwrap_or(u64::MAX);
             let fault = if rng.chance(20) {
                 Some(500)
             } else if rng.chance(20) {
@@ -439,10 +491,11 @@ fn serve_api_conn(conn: TcpStream, state: &Shared, mut rng: Rng) {
                 None
             };
             if let Ok(mut s) = lock.lock() {
-                if s.posts.contains_key(&id) {
-                    s.duplicate_posts += 1;
-                } else {
-                    s.posts.insert(id, (what, request.body));
+                match s.posts.entry(id) {
+                    std::collections::hash_map::Entry::Occupied(_) => s.duplicate_posts += 1,
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert((what, request.body));
+                    }
                 }
                 match fault {
                     Some(500) => s.post_500 += 1,
@@ -453,7 +506,9 @@ fn serve_api_conn(conn: TcpStream, state: &Shared, mut rng: Rng) {
             cv.notify_all();
             match fault {
                 Some(500) => {
-                    let _ = writer.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 2\r\n\r\n{}");
+                    let _ = writer.write_all(
+                        b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 2\r\n\r\n{}",
+                    );
                 }
                 Some(_) => {
                     // Recorded, but the adapter never hears back: it retries once.
@@ -461,7 +516,9 @@ fn serve_api_conn(conn: TcpStream, state: &Shared, mut rng: Rng) {
                     return;
                 }
                 None => {
-                    let _ = writer.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}\n");
+                    let _ = writer.write_all(
+                        b"HTTP/1.1 202 Accepted\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}\n",
+                    );
                 }
             }
             continue;
@@ -478,7 +535,12 @@ struct Adapter {
 }
 
 impl Adapter {
-    fn spawn(binary: &str, api: &RuntimeApi, app_port: u16, concurrency: Option<usize>) -> std::io::Result<Adapter> {
+    fn spawn(
+        binary: &str,
+        api: &RuntimeApi,
+        app_port: u16,
+        concurrency: Option<usize>,
+    ) -> std::io::Result<Adapter> {
         let mut cmd = Command::new(binary);
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -494,11 +556,14 @@ impl Adapter {
         if let Some(n) = concurrency {
             cmd.env("AWS_LAMBDA_MAX_CONCURRENCY", n.to_string());
         }
-        Ok(Adapter { child: cmd.spawn()? })
+        Ok(Adapter {
+            child: cmd.spawn()?,
+        })
     }
 
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find(|l| l.starts_with("VmRSS:"))
@@ -527,8 +592,17 @@ fn event(kind: &'static str, id: u64) -> Invocation {
     let event = format!(
         r#"{{"version":"2.0","routeKey":"$default","rawPath":"/{kind}","rawQueryString":"id={id}","headers":{{"host":"soak.lambda-url.us-east-1.on.aws","user-agent":"soak"}},"requestContext":{{"accountId":"123456789012","apiId":"soak","domainName":"soak.lambda-url.us-east-1.on.aws","http":{{"method":"{method}","path":"/{kind}","protocol":"HTTP/1.1","sourceIp":"127.0.0.1","userAgent":"soak"}},"requestId":"{id}","stage":"$default","time":"12/Mar/2020:19:03:58 +0000","timeEpoch":1583348638390}},"body":"{body}","isBase64Encoded":false}}"#
     );
-    let deadline_in = if kind == "hang" { Duration::from_millis(300) } else { Duration::from_secs(30) };
-    Invocation { id, kind, event: event.into_bytes(), deadline_in }
+    let deadline_in = if kind == "hang" {
+        Duration::from_millis(300)
+    } else {
+        Duration::from_secs(30)
+    };
+    Invocation {
+        id,
+        kind,
+        event: event.into_bytes(),
+        deadline_in,
+    }
 }
 
 fn pick_kind(rng: &mut Rng) -> &'static str {
@@ -553,7 +627,9 @@ fn judge(verdict: &mut Verdict, id: u64, kind: &str, what: &str, body: &[u8]) {
     let json: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
-            verdict.wrong.push(format!("{id} ({kind}): the post is not JSON: {e}"));
+            verdict
+                .wrong
+                .push(format!("{id} ({kind}): the post is not JSON: {e}"));
             return;
         }
     };
@@ -565,7 +641,10 @@ fn judge(verdict: &mut Verdict, id: u64, kind: &str, what: &str, body: &[u8]) {
     *verdict.outcomes.entry(outcome.clone()).or_default() += 1;
     // The app being killed can turn anything into a connection error; anything else must be
     // exactly what this invocation's app behaviour produces.
-    let app_down = matches!(outcome.as_str(), "error App.ConnectionRefused" | "error App.ConnectionClosed");
+    let app_down = matches!(
+        outcome.as_str(),
+        "error App.ConnectionRefused" | "error App.ConnectionClosed"
+    );
     let expected_status = match kind {
         "error500" => Some(500),
         "ok" | "big" | "slow" | "chunked" | "close-after" | "until-close" => Some(200),
@@ -621,12 +700,21 @@ impl PhaseReport {
 
     fn print(&self) {
         println!("== {} ({:.1} s)", self.name, self.elapsed.as_secs_f64());
-        println!("  invocations handed out: {} of {}", self.handed_out, self.invocations);
-        println!("  posts received:         {} (plus {} duplicate retries)", self.posted, self.duplicates);
+        println!(
+            "  invocations handed out: {} of {}",
+            self.handed_out, self.invocations
+        );
+        println!(
+            "  posts received:         {} (plus {} duplicate retries)",
+            self.posted, self.duplicates
+        );
         println!("  adapter restarts:       {}", self.restarts);
         println!("  app kills:              {}", self.app_kills);
         println!("  Runtime API faults:     {}", self.api_faults);
-        println!("  adapter RSS:            {} KiB after warm-up, {} KiB at the end", self.rss_start, self.rss_end);
+        println!(
+            "  adapter RSS:            {} KiB after warm-up, {} KiB at the end",
+            self.rss_start, self.rss_end
+        );
         println!("  outcomes:");
         for (outcome, n) in &self.verdict.outcomes {
             println!("    {outcome:<32} {n}");
@@ -640,10 +728,19 @@ impl PhaseReport {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(18080, |a| a.port())
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_or(18080, |a| a.port())
 }
 
-fn run_phase(name: &str, binary: &str, invocations: u64, concurrency: Option<usize>, kills: u64, seed: u64) -> PhaseReport {
+fn run_phase(
+    name: &str,
+    binary: &str,
+    invocations: u64,
+    concurrency: Option<usize>,
+    kills: u64,
+    seed: u64,
+) -> PhaseReport {
     let started = Instant::now();
     let mut rng = Rng(seed);
     let api = RuntimeApi::start(seed ^ 0xA5A5).unwrap_or_else(|e| {
@@ -656,7 +753,11 @@ fn run_phase(name: &str, binary: &str, invocations: u64, concurrency: Option<usi
         eprintln!("soak: cannot start {binary}: {e}");
         std::process::exit(2);
     });
-    api.push_all((1..=invocations).map(|id| event(pick_kind(&mut rng), id)).collect());
+    api.push_all(
+        (1..=invocations)
+            .map(|id| event(pick_kind(&mut rng), id))
+            .collect(),
+    );
 
     // Generous: far above what the faults cost, so only a real loss hits it.
     let limit = Duration::from_secs(120) + Duration::from_millis(invocations * 5);
@@ -684,7 +785,9 @@ fn run_phase(name: &str, binary: &str, invocations: u64, concurrency: Option<usi
         }
         if let Ok(Some(status)) = adapter.child.try_wait() {
             // Must never happen; counted, and the run goes on so the report is complete.
-            eprintln!("soak: the adapter exited ({status}) after {handed_out} invocations; restarting it");
+            eprintln!(
+                "soak: the adapter exited ({status}) after {handed_out} invocations; restarting it"
+            );
             restarts += 1;
             adapter = match Adapter::spawn(binary, &api, app_port, concurrency) {
                 Ok(a) => a,
@@ -730,18 +833,42 @@ fn main() {
         run_app(args.get(2).and_then(|p| p.parse().ok()).unwrap_or(8080));
         return;
     }
-    let binary = args.get(1).cloned().unwrap_or_else(|| "target/release/lambda-adapter".to_string());
+    let binary = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "target/release/lambda-adapter".to_string());
     if !std::path::Path::new(&binary).exists() {
         eprintln!("soak: {binary} not found; build it first (cargo build --release)");
         std::process::exit(2);
     }
-    let env_u64 = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let env_u64 = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
     let invocations = env_u64("SOAK_INVOCATIONS", 100_000).max(1);
     let kills = env_u64("SOAK_KILLS", 25);
-    println!("soak: {binary}, {invocations} invocations per phase, the app killed {kills} times per phase");
+    println!(
+        "soak: {binary}, {invocations} invocations per phase, the app killed {kills} times per phase"
+    );
     let reports = [
-        run_phase("phase 1: one worker", &binary, invocations, None, kills, 0x2545_F491_4F6C_DD1D),
-        run_phase("phase 2: AWS_LAMBDA_MAX_CONCURRENCY=16", &binary, invocations, Some(16), kills, 0x9E37_79B9_7F4A_7C15),
+        run_phase(
+            "phase 1: one worker",
+            &binary,
+            invocations,
+            None,
+            kills,
+            0x2545_F491_4F6C_DD1D,
+        ),
+        run_phase(
+            "phase 2: AWS_LAMBDA_MAX_CONCURRENCY=16",
+            &binary,
+            invocations,
+            Some(16),
+            kills,
+            0x9E37_79B9_7F4A_7C15,
+        ),
     ];
     for report in &reports {
         report.print();

@@ -23,7 +23,9 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(20);
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -37,7 +39,10 @@ struct Message {
 
 impl Message {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     fn path(&self) -> &str {
@@ -57,15 +62,24 @@ fn read_message(reader: &mut impl BufRead) -> Option<Message> {
         if reader.read_until(b'\n', &mut line).ok()? == 0 {
             return None;
         }
-        let line = String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string();
+        let line = String::from_utf8_lossy(&line)
+            .trim_end_matches(['\r', '\n'])
+            .to_string();
         if line.is_empty() {
             break;
         }
         let (n, v) = line.split_once(':')?;
         headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
     }
-    let mut message = Message { start: start.trim_end().to_string(), headers, body: Vec::new() };
-    if message.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+    let mut message = Message {
+        start: start.trim_end().to_string(),
+        headers,
+        body: Vec::new(),
+    };
+    if message
+        .header("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"))
+    {
         loop {
             let mut line = String::new();
             reader.read_line(&mut line).ok()?;
@@ -76,7 +90,9 @@ fn read_message(reader: &mut impl BufRead) -> Option<Message> {
                     if reader.read_line(&mut trailer).ok()? == 0 || trailer.trim().is_empty() {
                         return Some(message);
                     }
-                    message.headers.push(("trailer".into(), trailer.trim().to_string()));
+                    message
+                        .headers
+                        .push(("trailer".into(), trailer.trim().to_string()));
                 }
             }
             let at = message.body.len();
@@ -86,14 +102,21 @@ fn read_message(reader: &mut impl BufRead) -> Option<Message> {
             reader.read_exact(&mut crlf).ok()?;
         }
     }
-    let len: usize = message.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let len: usize = message
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     message.body.resize(len, 0);
     reader.read_exact(&mut message.body).ok()?;
     Some(message)
 }
 
 /// Accepts connections until `stop`, each served on its own thread.
-fn serve(listener: TcpListener, stop: Arc<AtomicBool>, handle: impl Fn(TcpStream) + Send + Sync + 'static) {
+fn serve(
+    listener: TcpListener,
+    stop: Arc<AtomicBool>,
+    handle: impl Fn(TcpStream) + Send + Sync + 'static,
+) {
     let handle = Arc::new(handle);
     std::thread::spawn(move || {
         for conn in listener.incoming() {
@@ -170,7 +193,11 @@ impl RuntimeApi {
         let mut s = lock.lock().unwrap();
         while s.nexts < n {
             let left = end.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "only {} /next calls, waited for {n}", s.nexts);
+            assert!(
+                !left.is_zero(),
+                "only {} /next calls, waited for {n}",
+                s.nexts
+            );
             s = cv.wait_timeout(s, left).unwrap().0;
         }
     }
@@ -190,7 +217,9 @@ impl Drop for RuntimeApi {
 }
 
 fn serve_api(conn: TcpStream, state: &(Mutex<ApiState>, Condvar)) {
-    let Ok(mut writer) = conn.try_clone() else { return };
+    let Ok(mut writer) = conn.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(conn);
     let (lock, cv) = state;
     while let Some(request) = read_message(&mut reader) {
@@ -227,7 +256,9 @@ fn serve_api(conn: TcpStream, state: &(Mutex<ApiState>, Condvar)) {
                 return;
             }
         } else {
-            let _ = writer.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}\n");
+            let _ = writer.write_all(
+                b"HTTP/1.1 202 Accepted\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}\n",
+            );
             lock.lock().unwrap().posts.push(request);
             cv.notify_all();
         }
@@ -241,8 +272,14 @@ fn next_answer(id: &str, event: &[u8], extra: &[(&str, &str)], omit: &[&str]) ->
         ("content-type", "application/json"),
         ("lambda-runtime-aws-request-id", id),
         ("lambda-runtime-deadline-ms", &deadline),
-        ("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:bad-input"),
-        ("lambda-runtime-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
+        (
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:123456789012:function:bad-input",
+        ),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+        ),
     ];
     headers.retain(|(n, _)| !omit.contains(n));
     headers.retain(|(n, _)| !extra.iter().any(|(e, _)| e == n));
@@ -253,7 +290,10 @@ fn next_answer(id: &str, event: &[u8], extra: &[(&str, &str)], omit: &[&str]) ->
     }
     bytes.extend_from_slice(format!("content-length: {}\r\n\r\n", event.len()).as_bytes());
     bytes.extend_from_slice(event);
-    NextAnswer { bytes, close: false }
+    NextAnswer {
+        bytes,
+        close: false,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,15 +306,27 @@ struct AppAction {
 }
 
 fn reply(status: &str, content_type: &str, body: &[u8]) -> AppAction {
-    let mut bytes =
-        format!("HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut bytes = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
     bytes.extend_from_slice(body);
-    AppAction { bytes, close: false }
+    AppAction {
+        bytes,
+        close: false,
+    }
 }
 
 fn raw(bytes: &[u8], close: bool) -> AppAction {
-    AppAction { bytes: bytes.to_vec(), close }
+    AppAction {
+        bytes: bytes.to_vec(),
+        close,
+    }
 }
+
+/// A request the app received: start line, headers, body.
+type Seen = (String, Vec<(String, String)>, Vec<u8>);
 
 type Script = dyn Fn(&Message) -> AppAction + Send + Sync;
 
@@ -294,7 +346,9 @@ impl App {
         let script: Arc<Script> = Arc::new(script);
         let seen = requests.clone();
         serve(listener, stop.clone(), move |conn| {
-            let Ok(mut writer) = conn.try_clone() else { return };
+            let Ok(mut writer) = conn.try_clone() else {
+                return;
+            };
             let mut reader = BufReader::new(conn);
             while let Some(request) = read_message(&mut reader) {
                 let action = if request.path().starts_with("/next-ok") {
@@ -310,11 +364,15 @@ impl App {
                 }
             }
         });
-        App { port, requests, stop }
+        App {
+            port,
+            requests,
+            stop,
+        }
     }
 
     /// The requests other than the `/next-ok` checks.
-    fn requests(&self) -> Vec<(String, Vec<(String, String)>, Vec<u8>)> {
+    fn requests(&self) -> Vec<Seen> {
         self.requests
             .lock()
             .unwrap()
@@ -362,8 +420,14 @@ impl Adapter {
         // The log goes to stdout (logging.rs); stderr is kept too, in the same buffer.
         let output = Arc::new(Mutex::new(String::new()));
         let pipes: [Option<Box<dyn Read + Send>>; 2] = [
-            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ];
         for mut pipe in pipes.into_iter().flatten() {
             let sink = output.clone();
@@ -373,7 +437,9 @@ impl Adapter {
                     if n == 0 {
                         break;
                     }
-                    sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                    sink.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
                 }
             });
         }
@@ -382,7 +448,11 @@ impl Adapter {
 
     fn assert_running(&mut self) {
         let status = self.child.try_wait().unwrap();
-        assert!(status.is_none(), "the adapter exited ({status:?}); output:\n{}", self.log());
+        assert!(
+            status.is_none(),
+            "the adapter exited ({status:?}); output:\n{}",
+            self.log()
+        );
     }
 
     fn log(&self) -> String {
@@ -410,11 +480,19 @@ impl Case {
         Case::start_with(&[], script)
     }
 
-    fn start_with(env: &[(&str, &str)], script: impl Fn(&Message) -> AppAction + Send + Sync + 'static) -> Case {
+    fn start_with(
+        env: &[(&str, &str)],
+        script: impl Fn(&Message) -> AppAction + Send + Sync + 'static,
+    ) -> Case {
         let api = RuntimeApi::start();
         let app = App::start(script);
         let adapter = Adapter::spawn(&api, &app, env);
-        Case { api, app, adapter, next_id: std::cell::Cell::new(0) }
+        Case {
+            api,
+            app,
+            adapter,
+            next_id: std::cell::Cell::new(0),
+        }
     }
 
     fn id(&self) -> String {
@@ -432,9 +510,18 @@ impl Case {
         let id = self.id();
         self.api.push(next_answer(&id, event, extra, omit));
         let post = self.api.post_for(&id);
-        let kind = post.path().rsplit('/').next().unwrap_or_default().to_string();
-        let body: Value = serde_json::from_slice(&post.body)
-            .unwrap_or_else(|e| panic!("the posted body is not JSON ({e}): {}", String::from_utf8_lossy(&post.body)));
+        let kind = post
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let body: Value = serde_json::from_slice(&post.body).unwrap_or_else(|e| {
+            panic!(
+                "the posted body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&post.body)
+            )
+        });
         if kind == "error" {
             assert_eq!(
                 post.header("lambda-runtime-function-error-type"),
@@ -484,7 +571,10 @@ fn assert_400(kind: &str, body: &Value, says: &str) {
     assert_eq!(kind, "response", "{body}");
     assert_eq!(body["statusCode"], 400, "{body}");
     let text = body["body"].as_str().unwrap_or_default();
-    assert!(text.starts_with("Bad Request") && text.contains(says), "400 body {text:?} should mention {says:?}");
+    assert!(
+        text.starts_with("Bad Request") && text.contains(says),
+        "400 body {text:?} should mention {says:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -500,10 +590,19 @@ fn invalid_base64_body_is_a_400() {
         let (kind, response) = case.invoke(event.to_string().as_bytes());
         assert_400(&kind, &response, "base64");
         // The 400 is in the event's own (v2) format.
-        assert!(response["cookies"].is_array() && response["multiValueHeaders"].is_object(), "{response}");
+        assert!(
+            response["cookies"].is_array() && response["multiValueHeaders"].is_object(),
+            "{response}"
+        );
     }
-    assert!(case.app.requests().is_empty(), "a malformed event never reaches the app");
-    assert!(case.adapter.log().contains("WARN") && case.adapter.log().contains("req-1"), "one WARN line with the request id");
+    assert!(
+        case.app.requests().is_empty(),
+        "a malformed event never reaches the app"
+    );
+    assert!(
+        case.adapter.log().contains("WARN") && case.adapter.log().contains("req-1"),
+        "one WARN line with the request id"
+    );
     case.assert_next_served();
 }
 
@@ -532,7 +631,10 @@ fn bad_host_header_is_a_400_in_each_format() {
     });
     let (kind, body) = case.invoke(alb.to_string().as_bytes());
     assert_400(&kind, &body, "Host");
-    assert_eq!(body["statusDescription"], "400 Bad Request", "ALB shape: {body}");
+    assert_eq!(
+        body["statusDescription"], "400 Bad Request",
+        "ALB shape: {body}"
+    );
     assert!(case.app.requests().is_empty());
     case.assert_next_served();
 }
@@ -545,13 +647,23 @@ fn odd_x_forwarded_proto_is_forwarded_as_sent() {
         let mut event = v2_event("GET", "/proto", "");
         event["headers"]["x-forwarded-proto"] = json!(proto);
         let (kind, body) = case.invoke(event.to_string().as_bytes());
-        assert_eq!((kind.as_str(), &body["statusCode"]), ("response", &json!(200)), "{body}");
+        assert_eq!(
+            (kind.as_str(), &body["statusCode"]),
+            ("response", &json!(200)),
+            "{body}"
+        );
     }
     let seen: Vec<String> = case
         .app
         .requests()
         .iter()
-        .map(|(_, headers, _)| headers.iter().find(|(n, _)| n == "x-forwarded-proto").map(|(_, v)| v.clone()).unwrap_or_default())
+        .map(|(_, headers, _)| {
+            headers
+                .iter()
+                .find(|(n, _)| n == "x-forwarded-proto")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        })
         .collect();
     assert_eq!(seen, ["", "h t"]);
     case.assert_next_served();
@@ -570,11 +682,22 @@ fn raw_query_with_forbidden_characters_is_a_400() {
 
 #[test]
 fn app_closing_mid_body_is_app_connection_closed() {
-    let mut case = Case::start(|_| raw(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\nonly part", true));
+    let mut case = Case::start(|_| {
+        raw(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\nonly part",
+            true,
+        )
+    });
     let (kind, body) = case.invoke(v2_event("GET", "/cut", "").to_string().as_bytes());
     assert_eq!(kind, "error", "{body}");
     assert_eq!(body["errorType"], "App.ConnectionClosed", "{body}");
-    assert!(body["errorMessage"].as_str().unwrap_or_default().contains("91 bytes"), "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("91 bytes"),
+        "{body}"
+    );
     case.assert_next_served();
 }
 
@@ -583,13 +706,36 @@ fn next_without_deadline_or_with_a_past_deadline_is_served() {
     let mut case = Case::start(ok_app());
     let event = v2_event("GET", "/", "").to_string();
     let (kind, body) = case.invoke_with(event.as_bytes(), &[], &["lambda-runtime-deadline-ms"]);
-    assert_eq!((kind.as_str(), &body["statusCode"]), ("response", &json!(200)), "{body}");
-    let (kind, body) = case.invoke_with(event.as_bytes(), &[("lambda-runtime-deadline-ms", "1000")], &[]);
-    assert_eq!((kind.as_str(), &body["statusCode"]), ("response", &json!(200)), "{body}");
-    let (kind, body) = case.invoke_with(event.as_bytes(), &[("lambda-runtime-deadline-ms", "soon")], &[]);
-    assert_eq!((kind.as_str(), &body["statusCode"]), ("response", &json!(200)), "{body}");
+    assert_eq!(
+        (kind.as_str(), &body["statusCode"]),
+        ("response", &json!(200)),
+        "{body}"
+    );
+    let (kind, body) = case.invoke_with(
+        event.as_bytes(),
+        &[("lambda-runtime-deadline-ms", "1000")],
+        &[],
+    );
+    assert_eq!(
+        (kind.as_str(), &body["statusCode"]),
+        ("response", &json!(200)),
+        "{body}"
+    );
+    let (kind, body) = case.invoke_with(
+        event.as_bytes(),
+        &[("lambda-runtime-deadline-ms", "soon")],
+        &[],
+    );
+    assert_eq!(
+        (kind.as_str(), &body["statusCode"]),
+        ("response", &json!(200)),
+        "{body}"
+    );
     let log = case.adapter.log();
-    assert!(log.contains("Lambda-Runtime-Deadline-Ms is missing"), "{log}");
+    assert!(
+        log.contains("Lambda-Runtime-Deadline-Ms is missing"),
+        "{log}"
+    );
     assert!(log.contains("already past"), "{log}");
     case.assert_next_served();
 }
@@ -598,12 +744,32 @@ fn next_without_deadline_or_with_a_past_deadline_is_served() {
 fn next_without_request_id_is_logged_and_skipped() {
     let mut case = Case::start(ok_app());
     let event = v2_event("GET", "/", "").to_string();
-    case.api.push(next_answer("", event.as_bytes(), &[], &["lambda-runtime-aws-request-id"]));
-    case.api.push(next_answer("", event.as_bytes(), &[("lambda-runtime-aws-request-id", "")], &[]));
+    case.api.push(next_answer(
+        "",
+        event.as_bytes(),
+        &[],
+        &["lambda-runtime-aws-request-id"],
+    ));
+    case.api.push(next_answer(
+        "",
+        event.as_bytes(),
+        &[("lambda-runtime-aws-request-id", "")],
+        &[],
+    ));
     case.api.wait_nexts(3);
-    assert_eq!(case.api.posts(), 0, "an event without a request id cannot be answered");
+    assert_eq!(
+        case.api.posts(),
+        0,
+        "an event without a request id cannot be answered"
+    );
     case.assert_next_served();
-    assert!(case.adapter.log().contains("without Lambda-Runtime-Aws-Request-Id"), "{}", case.adapter.log());
+    assert!(
+        case.adapter
+            .log()
+            .contains("without Lambda-Runtime-Aws-Request-Id"),
+        "{}",
+        case.adapter.log()
+    );
 }
 
 #[test]
@@ -619,26 +785,48 @@ fn request_ids_with_odd_bytes() {
     for bad in [&b"abc\rdef"[..], b"abc\0def"] {
         let mut bytes = b"HTTP/1.1 200 OK\r\nlambda-runtime-aws-request-id: ".to_vec();
         bytes.extend_from_slice(bad);
-        bytes.extend_from_slice(b"\r\nlambda-runtime-deadline-ms: 99999999999999\r\ncontent-length: 2\r\n\r\n{}");
+        bytes.extend_from_slice(
+            b"\r\nlambda-runtime-deadline-ms: 99999999999999\r\ncontent-length: 2\r\n\r\n{}",
+        );
         case.api.push(NextAnswer { bytes, close: true });
     }
     case.assert_next_served();
-    assert_eq!(case.api.posts(), 0, "nothing posted for the unparseable answers");
+    assert_eq!(
+        case.api.posts(),
+        0,
+        "nothing posted for the unparseable answers"
+    );
 }
 
 #[test]
 fn invalid_client_context_and_cognito_json_become_null() {
     let mut case = Case::start(ok_app());
     let event = v2_event("GET", "/ctx", "").to_string();
-    let extra = [("lambda-runtime-client-context", "{not json"), ("lambda-runtime-cognito-identity", "nope")];
+    let extra = [
+        ("lambda-runtime-client-context", "{not json"),
+        ("lambda-runtime-cognito-identity", "nope"),
+    ];
     let (kind, body) = case.invoke_with(event.as_bytes(), &extra, &[]);
-    assert_eq!((kind.as_str(), &body["statusCode"]), ("response", &json!(200)), "{body}");
+    assert_eq!(
+        (kind.as_str(), &body["statusCode"]),
+        ("response", &json!(200)),
+        "{body}"
+    );
     let requests = case.app.requests();
-    let context = requests[0].1.iter().find(|(n, _)| n == "x-amzn-lambda-context").map(|(_, v)| v.clone()).unwrap();
+    let context = requests[0]
+        .1
+        .iter()
+        .find(|(n, _)| n == "x-amzn-lambda-context")
+        .map(|(_, v)| v.clone())
+        .unwrap();
     let context: Value = serde_json::from_str(&context).unwrap();
     assert_eq!(context["client_context"], Value::Null);
     assert_eq!(context["identity"], Value::Null);
-    assert!(case.adapter.log().contains("not valid JSON"), "{}", case.adapter.log());
+    assert!(
+        case.adapter.log().contains("not valid JSON"),
+        "{}",
+        case.adapter.log()
+    );
     case.assert_next_served();
 }
 
@@ -657,9 +845,21 @@ fn missing_function_environment_uses_defaults() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let child = cmd.spawn().unwrap();
-    let mut case = Case { api, app, adapter: Adapter { child, output: Arc::default() }, next_id: Default::default() };
+    let mut case = Case {
+        api,
+        app,
+        adapter: Adapter {
+            child,
+            output: Arc::default(),
+        },
+        next_id: Default::default(),
+    };
     let (kind, body) = case.invoke(v2_event("GET", "/", "").to_string().as_bytes());
-    assert_eq!((kind.as_str(), &body["statusCode"]), ("response", &json!(200)), "{body}");
+    assert_eq!(
+        (kind.as_str(), &body["statusCode"]),
+        ("response", &json!(200)),
+        "{body}"
+    );
     case.assert_next_served();
 }
 
@@ -668,7 +868,9 @@ fn missing_function_environment_uses_defaults() {
 
 #[test]
 fn non_utf8_response_header_values_are_posted_lossily() {
-    let mut case = Case::start(|_| raw(b"HTTP/1.1 200 OK\r\nx-latin: caf\xe9\r\nset-cookie: n=\xff\r\ncontent-length: 2\r\n\r\nok", false));
+    let mut case = Case::start(|_| {
+        raw(b"HTTP/1.1 200 OK\r\nx-latin: caf\xe9\r\nset-cookie: n=\xff\r\ncontent-length: 2\r\n\r\nok", false)
+    });
     let (kind, body) = case.invoke(v2_event("GET", "/latin", "").to_string().as_bytes());
     assert_eq!(kind, "response", "{body}");
     assert_eq!(body["headers"]["x-latin"], "caf\u{fffd}", "{body}");
@@ -679,16 +881,21 @@ fn non_utf8_response_header_values_are_posted_lossily() {
 
 #[test]
 fn conflicting_framing_from_the_app() {
-    let mut case = Case::start(|request| match request.path() {
+    let mut case = Case::start(|request| {
+        match request.path() {
         // Transfer-Encoding wins over Content-Length (RFC 9112 §6.3).
         "/te-cl" => raw(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", false),
         // Two different lengths: no way to know the body.
         _ => raw(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd", false),
+    }
     });
     let (kind, body) = case.invoke(v2_event("GET", "/te-cl", "").to_string().as_bytes());
     assert_eq!(kind, "response", "{body}");
     assert_eq!(body["body"], "abc", "{body}");
-    assert!(body["headers"].get("transfer-encoding").is_none(), "no framing header in the Lambda response: {body}");
+    assert!(
+        body["headers"].get("transfer-encoding").is_none(),
+        "no framing header in the Lambda response: {body}"
+    );
     let (kind, body) = case.invoke(v2_event("GET", "/cl-cl", "").to_string().as_bytes());
     assert_eq!(kind, "error", "{body}");
     assert_eq!(body["errorType"], "App.InvalidResponse", "{body}");
@@ -697,19 +904,28 @@ fn conflicting_framing_from_the_app() {
 
 #[test]
 fn header_folding_interim_responses_and_read_until_close() {
-    let mut case = Case::start(|request| match request.path() {
+    let mut case = Case::start(|request| {
+        match request.path() {
         "/fold" => raw(b"HTTP/1.1 200 OK\r\nx-folded: first\r\n  second\r\ncontent-length: 2\r\n\r\nok", false),
         "/interim" => raw(
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 4\r\n\r\ndone",
             false,
         ),
         _ => raw(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the app closes", true),
+    }
     });
     let (_, body) = case.invoke(v2_event("GET", "/fold", "").to_string().as_bytes());
     assert_eq!(body["headers"]["x-folded"], "first second", "{body}");
     let (_, body) = case.invoke(v2_event("GET", "/interim", "").to_string().as_bytes());
-    assert_eq!((&body["statusCode"], &body["body"]), (&json!(201), &json!("done")), "{body}");
-    assert!(body["headers"].get("link").is_none(), "the interim response's headers are not kept: {body}");
+    assert_eq!(
+        (&body["statusCode"], &body["body"]),
+        (&json!(201), &json!("done")),
+        "{body}"
+    );
+    assert!(
+        body["headers"].get("link").is_none(),
+        "the interim response's headers are not kept: {body}"
+    );
     let (_, body) = case.invoke(v2_event("GET", "/close", "").to_string().as_bytes());
     assert_eq!(body["body"], "until the app closes", "{body}");
     case.assert_next_served();
@@ -720,12 +936,23 @@ fn garbage_and_silence_from_the_app() {
     let mut case = Case::start(|request| match request.path() {
         "/garbage" => raw(b"\x00\x01NOT HTTP\r\n\r\n", true),
         "/nothing" => raw(b"", true),
-        _ => raw(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n", true),
+        _ => raw(
+            b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n",
+            true,
+        ),
     });
-    let cases = [("/garbage", "App.InvalidResponse"), ("/nothing", "App.ConnectionClosed"), ("/upgrade", "App.InvalidResponse")];
+    let cases = [
+        ("/garbage", "App.InvalidResponse"),
+        ("/nothing", "App.ConnectionClosed"),
+        ("/upgrade", "App.InvalidResponse"),
+    ];
     for (path, error_type) in cases {
         let (kind, body) = case.invoke(v2_event("GET", path, "").to_string().as_bytes());
-        assert_eq!((kind.as_str(), &body["errorType"]), ("error", &json!(error_type)), "{path}: {body}");
+        assert_eq!(
+            (kind.as_str(), &body["errorType"]),
+            ("error", &json!(error_type)),
+            "{path}: {body}"
+        );
     }
     case.assert_next_served();
 }
@@ -735,7 +962,13 @@ fn garbage_and_silence_from_the_app() {
 
 #[test]
 fn request_body_over_6_mb_reaches_the_app_whole() {
-    let mut case = Case::start(|request| reply("200 OK", "text/plain", request.body.len().to_string().as_bytes()));
+    let mut case = Case::start(|request| {
+        reply(
+            "200 OK",
+            "text/plain",
+            request.body.len().to_string().as_bytes(),
+        )
+    });
     let payload: Vec<u8> = (0..7 * 1024 * 1024).map(|i| (i * 7 % 251) as u8).collect();
     let mut event = v2_event("POST", "/big", "");
     event["body"] = json!(STANDARD.encode(&payload));
@@ -743,19 +976,33 @@ fn request_body_over_6_mb_reaches_the_app_whole() {
     let (kind, body) = case.invoke(event.to_string().as_bytes());
     assert_eq!(kind, "response", "{body}");
     assert_eq!(body["body"], payload.len().to_string());
-    assert_eq!(case.app.requests()[0].2, payload, "the body arrives byte for byte");
+    assert_eq!(
+        case.app.requests()[0].2,
+        payload,
+        "the body arrives byte for byte"
+    );
     case.assert_next_served();
 }
 
 #[test]
 fn response_over_6_mb_is_a_502_naming_the_limit() {
-    let mut case = Case::start(|_| reply("200 OK", "application/octet-stream", &vec![7u8; 5 * 1024 * 1024]));
+    let mut case = Case::start(|_| {
+        reply(
+            "200 OK",
+            "application/octet-stream",
+            &vec![7u8; 5 * 1024 * 1024],
+        )
+    });
     let (kind, body) = case.invoke(v2_event("GET", "/huge", "").to_string().as_bytes());
     assert_eq!(kind, "response", "{body}");
     assert_eq!(body["statusCode"], 502, "{body}");
     let text = body["body"].as_str().unwrap_or_default();
     assert!(text.contains("6291456") && text.contains("bytes"), "{text}");
-    assert!(case.adapter.log().contains("ERROR"), "one ERROR line: {}", case.adapter.log());
+    assert!(
+        case.adapter.log().contains("ERROR"),
+        "one ERROR line: {}",
+        case.adapter.log()
+    );
     case.assert_next_served();
 }
 
@@ -769,10 +1016,18 @@ fn deep_nesting_never_overflows_the_stack() {
     let deep = format!("{open}1{}", "]".repeat(100_000));
     // Unbalanced: not JSON.
     let (kind, body) = case.invoke(open.as_bytes());
-    assert_eq!((kind.as_str(), &body["errorType"]), ("error", &json!("Adapter.InvalidEvent")), "{body}");
+    assert_eq!(
+        (kind.as_str(), &body["errorType"]),
+        ("error", &json!("Adapter.InvalidEvent")),
+        "{body}"
+    );
     // Balanced, it is valid JSON: not an HTTP event, so a pass-through POST of the event.
     let (kind, body) = case.invoke(deep.as_bytes());
-    assert_eq!((kind.as_str(), &body), ("response", &json!("hello")), "the app's text as the result");
+    assert_eq!(
+        (kind.as_str(), &body),
+        ("response", &json!("hello")),
+        "the app's text as the result"
+    );
     // Inside an HTTP event: skipped where the adapter does not read it, copied (minified)
     // where it does (the authorizer goes into x-amzn-request-context).
     let mut event = v2_event("GET", "/unread", "");
@@ -780,13 +1035,29 @@ fn deep_nesting_never_overflows_the_stack() {
     event["requestContext"]["authorizer"] = json!("DEEP");
     let event = event.to_string().replace("\"DEEP\"", &deep);
     let (kind, body) = case.invoke(event.as_bytes());
-    assert_eq!((kind.as_str(), &body["statusCode"]), ("response", &json!(200)), "{body}");
+    assert_eq!(
+        (kind.as_str(), &body["statusCode"]),
+        ("response", &json!(200)),
+        "{body}"
+    );
     let requests = case.app.requests();
     assert_eq!(requests.len(), 2);
-    assert!(requests[0].0.starts_with("POST /events "), "{}", requests[0].0);
+    assert!(
+        requests[0].0.starts_with("POST /events "),
+        "{}",
+        requests[0].0
+    );
     assert_eq!(requests[0].2, deep.as_bytes());
-    let context = requests[1].1.iter().find(|(n, _)| n == "x-amzn-request-context").map(|(_, v)| v.as_str()).unwrap_or("");
-    assert!(context.contains(&deep), "the authorizer reaches the app whole");
+    let context = requests[1]
+        .1
+        .iter()
+        .find(|(n, _)| n == "x-amzn-request-context")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    assert!(
+        context.contains(&deep),
+        "the authorizer reaches the app whole"
+    );
     case.assert_next_served();
 }
 
@@ -798,8 +1069,18 @@ fn invalid_utf8_in_a_string_is_an_invalid_event() {
     let at = bytes.windows(4).position(|w| w == b"test").unwrap();
     bytes[at] = 0xff;
     let (kind, body) = case.invoke(&bytes);
-    assert_eq!((kind.as_str(), &body["errorType"]), ("error", &json!("Adapter.InvalidEvent")), "{body}");
-    assert!(body["errorMessage"].as_str().unwrap_or_default().contains("UTF-8"), "{body}");
+    assert_eq!(
+        (kind.as_str(), &body["errorType"]),
+        ("error", &json!("Adapter.InvalidEvent")),
+        "{body}"
+    );
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("UTF-8"),
+        "{body}"
+    );
     case.assert_next_served();
 }
 
@@ -807,15 +1088,31 @@ fn invalid_utf8_in_a_string_is_an_invalid_event() {
 fn duplicate_json_keys() {
     let mut case = Case::start(|request| reply("200 OK", "text/plain", request.path().as_bytes()));
     // A duplicate field of the event itself is malformed: 400.
-    let event = v2_event("GET", "/first", "").to_string().replacen('{', "{\"rawPath\":\"/second\",", 1);
+    let event =
+        v2_event("GET", "/first", "")
+            .to_string()
+            .replacen('{', "{\"rawPath\":\"/second\",", 1);
     let (kind, body) = case.invoke(event.as_bytes());
     assert_400(&kind, &body, "duplicate field");
     // A header named twice: both values reach the app, in event order.
-    let event = v2_event("GET", "/dup", "").to_string().replacen("\"headers\":{", "\"headers\":{\"x-d\":\"1\",\"x-d\":\"2\",", 1);
+    let event = v2_event("GET", "/dup", "").to_string().replacen(
+        "\"headers\":{",
+        "\"headers\":{\"x-d\":\"1\",\"x-d\":\"2\",",
+        1,
+    );
     let (kind, body) = case.invoke(event.as_bytes());
-    assert_eq!((kind.as_str(), &body["statusCode"]), ("response", &json!(200)), "{body}");
+    assert_eq!(
+        (kind.as_str(), &body["statusCode"]),
+        ("response", &json!(200)),
+        "{body}"
+    );
     let requests = case.app.requests();
-    let values: Vec<&str> = requests[0].1.iter().filter(|(n, _)| n == "x-d").map(|(_, v)| v.as_str()).collect();
+    let values: Vec<&str> = requests[0]
+        .1
+        .iter()
+        .filter(|(n, _)| n == "x-d")
+        .map(|(_, v)| v.as_str())
+        .collect();
     assert_eq!(values, ["1", "2"]);
     case.assert_next_served();
 }
@@ -823,7 +1120,13 @@ fn duplicate_json_keys() {
 #[test]
 fn header_injection_never_reaches_the_socket() {
     let mut case = Case::start(ok_app());
-    for (name, value) in [("x-a", "1\r\nx-injected: 1"), ("x-b", "nul\u{0}"), ("x c", "v"), ("x-d\r\n", "v"), ("x-e", "del\u{7f}")] {
+    for (name, value) in [
+        ("x-a", "1\r\nx-injected: 1"),
+        ("x-b", "nul\u{0}"),
+        ("x c", "v"),
+        ("x-d\r\n", "v"),
+        ("x-e", "del\u{7f}"),
+    ] {
         let mut event = v2_event("GET", "/inj", "");
         event["headers"][name] = json!(value);
         let (kind, body) = case.invoke(event.to_string().as_bytes());
@@ -835,21 +1138,40 @@ fn header_injection_never_reaches_the_socket() {
     event["headers"]["transfer-encoding"] = json!("chunked");
     event["body"] = json!("0123456789");
     let (kind, body) = case.invoke(event.to_string().as_bytes());
-    assert_eq!((kind.as_str(), &body["statusCode"]), ("response", &json!(200)), "{body}");
+    assert_eq!(
+        (kind.as_str(), &body["statusCode"]),
+        ("response", &json!(200)),
+        "{body}"
+    );
     let requests = case.app.requests();
     assert_eq!(requests.len(), 1, "only the framing case reached the app");
     let (_, headers, body) = &requests[0];
     assert_eq!(body, b"0123456789");
-    assert!(!headers.iter().any(|(n, _)| n == "transfer-encoding" || n == "x-injected"), "{headers:?}");
+    assert!(
+        !headers
+            .iter()
+            .any(|(n, _)| n == "transfer-encoding" || n == "x-injected"),
+        "{headers:?}"
+    );
     case.assert_next_served();
 }
 
 #[test]
 fn not_json_and_empty_events() {
     let mut case = Case::start(ok_app());
-    for event in [&b""[..], b"{", b"not json", b"\xff\xfe", b"{\"a\":1}{\"b\":2}"] {
+    for event in [
+        &b""[..],
+        b"{",
+        b"not json",
+        b"\xff\xfe",
+        b"{\"a\":1}{\"b\":2}",
+    ] {
         let (kind, body) = case.invoke(event);
-        assert_eq!((kind.as_str(), &body["errorType"]), ("error", &json!("Adapter.InvalidEvent")), "{event:?}: {body}");
+        assert_eq!(
+            (kind.as_str(), &body["errorType"]),
+            ("error", &json!("Adapter.InvalidEvent")),
+            "{event:?}: {body}"
+        );
     }
     case.assert_next_served();
 }
@@ -859,9 +1181,22 @@ fn runtime_api_hiccups_are_retried() {
     let mut case = Case::start(ok_app());
     // A 500 from /next, a connection closed with no answer, and garbage: each is a failed
     // poll, retried with backoff; the worker lives on.
-    case.api.push(NextAnswer { bytes: b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\n\r\noops".to_vec(), close: false });
-    case.api.push(NextAnswer { bytes: Vec::new(), close: true });
-    case.api.push(NextAnswer { bytes: b"SPDY/9 what\r\n\r\n".to_vec(), close: true });
+    case.api.push(NextAnswer {
+        bytes: b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\n\r\noops".to_vec(),
+        close: false,
+    });
+    case.api.push(NextAnswer {
+        bytes: Vec::new(),
+        close: true,
+    });
+    case.api.push(NextAnswer {
+        bytes: b"SPDY/9 what\r\n\r\n".to_vec(),
+        close: true,
+    });
     case.assert_next_served();
-    assert!(case.adapter.log().contains("Error polling /next"), "{}", case.adapter.log());
+    assert!(
+        case.adapter.log().contains("Error polling /next"),
+        "{}",
+        case.adapter.log()
+    );
 }

@@ -7,7 +7,12 @@ use lambda_adapter::invocation::Invocation;
 fn config(extra: &[(&str, &str)]) -> Config {
     let mut env = vec![("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
     env.extend_from_slice(extra);
-    Config::from_lookup(|name| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())).unwrap()
+    Config::from_lookup(|name| {
+        env.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap()
 }
 
 fn invocation(event: &[u8]) -> Invocation {
@@ -24,12 +29,16 @@ fn del_in_the_request_context_is_escaped_in_the_header() {
         "{\"version\":\"2.0\",\"rawPath\":\"/\",\"requestContext\":{\"http\":{\"method\":\"GET\"},\"authorizer\":{\"raw\":\"a\u{7f}b\"}}}",
     ];
     for (text, source) in events.iter().zip([Source::RestV1, Source::HttpV2]) {
-        let (got, request) = event::to_request(text.as_bytes(), &config(&[]), &invocation(text.as_bytes())).unwrap();
+        let (got, request) =
+            event::to_request(text.as_bytes(), &config(&[]), &invocation(text.as_bytes())).unwrap();
         assert_eq!(got, source);
         let header = request.header("x-amzn-request-context").unwrap();
         assert!(!header.contains('\u{7f}'), "{header}");
         let context: serde_json::Value = serde_json::from_str(header).unwrap();
-        let del = context["domainName"].as_str().or(context["authorizer"]["raw"].as_str()).unwrap();
+        let del = context["domainName"]
+            .as_str()
+            .or(context["authorizer"]["raw"].as_str())
+            .unwrap();
         assert!(del.contains('\u{7f}'), "the value is kept: {context}");
         assert!(!request.to_wire().contains(&0x7f));
     }
@@ -40,7 +49,8 @@ fn del_in_the_request_context_is_escaped_in_the_header() {
 fn del_in_the_lambda_context_is_escaped_in_the_header() {
     let text = r#"{"version":"2.0","rawPath":"/","requestContext":{"http":{"method":"GET"}}}"#;
     let config = config(&[("AWS_LAMBDA_FUNCTION_NAME", "fn\u{7f}")]);
-    let (_, request) = event::to_request(text.as_bytes(), &config, &invocation(text.as_bytes())).unwrap();
+    let (_, request) =
+        event::to_request(text.as_bytes(), &config, &invocation(text.as_bytes())).unwrap();
     let header = request.header("x-amzn-lambda-context").unwrap();
     assert!(!header.contains('\u{7f}'), "{header}");
     let context: serde_json::Value = serde_json::from_str(header).unwrap();

@@ -12,12 +12,25 @@ fuzz_target!(|data: &[u8]| {
     // A small buffer so heads and chunk lines split across reads.
     let capacity = 1 + data.len() % 61;
     let mut reader = BufReader::with_capacity(capacity, Cursor::new(data));
-    let Ok(head) = read_head(&mut reader) else { return };
-    assert!((200..=999).contains(&head.status), "final status {}", head.status);
+    let Ok(head) = read_head(&mut reader) else {
+        return;
+    };
+    assert!(
+        (200..=999).contains(&head.status),
+        "final status {}",
+        head.status
+    );
     for (name, value) in &head.headers {
         assert!(!name.is_empty(), "empty header name");
-        assert!(name.bytes().all(|b| lambda_adapter::config::is_token_byte(b) && !b.is_ascii_uppercase()), "name {name:?}");
-        assert!(!value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0), "value {value:?}");
+        assert!(
+            name.bytes()
+                .all(|b| lambda_adapter::config::is_token_byte(b) && !b.is_ascii_uppercase()),
+            "name {name:?}"
+        );
+        assert!(
+            !value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0),
+            "value {value:?}"
+        );
     }
     let mut body_reader = BodyReader::new(&head, head_only);
     let mut body = Vec::new();
@@ -25,16 +38,26 @@ fuzz_target!(|data: &[u8]| {
     let mut reads = 0;
     loop {
         reads += 1;
-        assert!(reads <= data.len() + 2, "the body reader does not make progress");
+        assert!(
+            reads <= data.len() + 2,
+            "the body reader does not make progress"
+        );
         let before = body.len();
         match body_reader.read_chunk(&mut reader, &mut body, 7) {
-            Ok(true) => assert!(body.len() > before && body.len() - before <= 7, "a read of {} bytes", body.len() - before),
+            Ok(true) => assert!(
+                body.len() > before && body.len() - before <= 7,
+                "a read of {} bytes",
+                body.len() - before
+            ),
             Ok(false) => {
                 assert_eq!(body.len(), before);
                 break;
             }
             Err(_) => {
-                assert!(!body_reader.connection_reusable(), "a failed body leaves the connection reusable");
+                assert!(
+                    !body_reader.connection_reusable(),
+                    "a failed body leaves the connection reusable"
+                );
                 break;
             }
         }

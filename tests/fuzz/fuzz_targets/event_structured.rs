@@ -12,10 +12,60 @@ use libfuzzer_sys::fuzz_target;
 
 /// Pieces that matter to the request rules.
 const PIECES: &[&str] = &[
-    "/", "%", "%2e", "%2E", "..", ".", "%00", "%zz", "%C3%A9", "é", "😀", " ", "\r\n", "\r", "\n", "\0", "\t",
-    "\u{b}", "\u{7f}", "\u{85}", "\u{2028}", "#", "?", "&", "=", "+", "\\", "<", ">", "\"", "'", "`", "{", "}",
-    "[::1]", ":", "@", "a", "api", "/api", ";", ",", "host", "Host", "content-length", "transfer-encoding",
-    "cookie", "x-auth", "x-amzn-lambda-context", "x-amz-tenant-id", "chunked", "8080", "99999", "GET",
+    "/",
+    "%",
+    "%2e",
+    "%2E",
+    "..",
+    ".",
+    "%00",
+    "%zz",
+    "%C3%A9",
+    "é",
+    "😀",
+    " ",
+    "\r\n",
+    "\r",
+    "\n",
+    "\0",
+    "\t",
+    "\u{b}",
+    "\u{7f}",
+    "\u{85}",
+    "\u{2028}",
+    "#",
+    "?",
+    "&",
+    "=",
+    "+",
+    "\\",
+    "<",
+    ">",
+    "\"",
+    "'",
+    "`",
+    "{",
+    "}",
+    "[::1]",
+    ":",
+    "@",
+    "a",
+    "api",
+    "/api",
+    ";",
+    ",",
+    "host",
+    "Host",
+    "content-length",
+    "transfer-encoding",
+    "cookie",
+    "x-auth",
+    "x-amzn-lambda-context",
+    "x-amz-tenant-id",
+    "chunked",
+    "8080",
+    "99999",
+    "GET",
 ];
 
 #[derive(Arbitrary, Debug)]
@@ -82,14 +132,18 @@ enum Known {
 impl Known {
     fn build(&self, choices: &[&str]) -> String {
         match self {
-            Known::Pick(i) if !choices.is_empty() => choices[*i as usize % choices.len()].to_string(),
+            Known::Pick(i) if !choices.is_empty() => {
+                choices[*i as usize % choices.len()].to_string()
+            }
             Known::Pick(_) => String::new(),
             Known::Any(t) => t.build(),
         }
     }
 }
 
-const METHODS: &[&str] = &["GET", "POST", "get", "", "PURGE", "G ET", "GET\r\n", "DELETE"];
+const METHODS: &[&str] = &[
+    "GET", "POST", "get", "", "PURGE", "G ET", "GET\r\n", "DELETE",
+];
 
 #[derive(Arbitrary, Debug)]
 struct Method(Known);
@@ -113,9 +167,23 @@ enum MapValue {
 struct Map(Vec<(Known, MapValue)>);
 
 const NAMES: &[&str] = &[
-    "host", "Host", "content-type", "cookie", "x-auth", "content-length", "Transfer-Encoding", "connection",
-    "x-forwarded-proto", "x-amzn-trace-id", "x-amz-tenant-id", "accept-encoding", "bad name", "x\r\ny", "",
-    "é", "a",
+    "host",
+    "Host",
+    "content-type",
+    "cookie",
+    "x-auth",
+    "content-length",
+    "Transfer-Encoding",
+    "connection",
+    "x-forwarded-proto",
+    "x-amzn-trace-id",
+    "x-amz-tenant-id",
+    "accept-encoding",
+    "bad name",
+    "x\r\ny",
+    "",
+    "é",
+    "a",
 ];
 
 impl Map {
@@ -130,9 +198,18 @@ impl Map {
             let v = match value {
                 MapValue::One(t) if single_only => t.json(),
                 MapValue::One(t) => format!("[{}]", t.json()),
-                MapValue::Many(list) if single_only => list.first().map(Json::json).unwrap_or("\"\"".into()),
+                MapValue::Many(list) if single_only => {
+                    list.first().map(Json::json).unwrap_or("\"\"".into())
+                }
                 MapValue::Many(list) => {
-                    format!("[{}]", list.iter().take(6).map(Json::json).collect::<Vec<_>>().join(","))
+                    format!(
+                        "[{}]",
+                        list.iter()
+                            .take(6)
+                            .map(Json::json)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
                 }
                 MapValue::Null => "null".into(),
                 MapValue::Wrong(n) => n.to_string(),
@@ -198,7 +275,10 @@ fn field<T>(out: &mut Vec<String>, key: &str, f: &Field<T>, right: impl FnOnce(&
         Field::EmptyObject => "{}".into(),
         Field::Str(t) => t.json(),
     };
-    out.push(format!("{}:{v}", serde_json::to_string(key).unwrap_or_default()));
+    out.push(format!(
+        "{}:{v}",
+        serde_json::to_string(key).unwrap_or_default()
+    ));
 }
 
 fn object(fields: Vec<String>) -> String {
@@ -235,9 +315,18 @@ impl Event {
                     field(&mut f, "httpMethod", &self.method, Json::json);
                 }
                 field(&mut f, "headers", &self.headers, |m| SingleMap(m).json());
-                field(&mut f, "multiValueHeaders", &self.multi_headers, |m| MultiMap(m).json());
-                field(&mut f, "queryStringParameters", &self.params, |m| SingleMap(m).json());
-                field(&mut f, "multiValueQueryStringParameters", &self.multi_params, |m| MultiMap(m).json());
+                field(&mut f, "multiValueHeaders", &self.multi_headers, |m| {
+                    MultiMap(m).json()
+                });
+                field(&mut f, "queryStringParameters", &self.params, |m| {
+                    SingleMap(m).json()
+                });
+                field(
+                    &mut f,
+                    "multiValueQueryStringParameters",
+                    &self.multi_params,
+                    |m| MultiMap(m).json(),
+                );
                 let mut c = Vec::new();
                 field(&mut c, "httpMethod", &self.context_method, Json::json);
                 field(&mut c, "domainName", &self.domain, Json::json);
@@ -253,17 +342,29 @@ impl Event {
                 field(&mut f, "rawPath", &self.path, Json::json);
                 field(&mut f, "rawQueryString", &self.query, Json::json);
                 field(&mut f, "cookies", &self.cookies, |list| {
-                    format!("[{}]", list.iter().take(6).map(Json::json).collect::<Vec<_>>().join(","))
+                    format!(
+                        "[{}]",
+                        list.iter()
+                            .take(6)
+                            .map(Json::json)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
                 });
                 field(&mut f, "headers", &self.headers, |m| SingleMap(m).json());
-                field(&mut f, "queryStringParameters", &self.params, |m| SingleMap(m).json());
+                field(&mut f, "queryStringParameters", &self.params, |m| {
+                    SingleMap(m).json()
+                });
                 let mut http = Vec::new();
                 field(&mut http, "method", &self.method, Json::json);
                 http.push("\"sourceIp\":\"127.0.0.1\"".into());
                 let mut c = vec![format!("\"http\":{}", object(http))];
                 field(&mut c, "domainName", &self.domain, Json::json);
                 if matches!(self.source, Source::FunctionUrl) {
-                    c.push("\"domainPrefix\":\"abc\",\"authorizer\":{\"iam\":{\"userId\":\"u\"}}".into());
+                    c.push(
+                        "\"domainPrefix\":\"abc\",\"authorizer\":{\"iam\":{\"userId\":\"u\"}}"
+                            .into(),
+                    );
                 }
                 f.push(format!("\"requestContext\":{}", object(c)));
             }
@@ -271,15 +372,26 @@ impl Event {
                 field(&mut f, "httpMethod", &self.method, Json::json);
                 field(&mut f, "path", &self.path, Json::json);
                 field(&mut f, "headers", &self.headers, |m| SingleMap(m).json());
-                field(&mut f, "multiValueHeaders", &self.multi_headers, |m| MultiMap(m).json());
-                field(&mut f, "queryStringParameters", &self.params, |m| SingleMap(m).json());
-                field(&mut f, "multiValueQueryStringParameters", &self.multi_params, |m| MultiMap(m).json());
+                field(&mut f, "multiValueHeaders", &self.multi_headers, |m| {
+                    MultiMap(m).json()
+                });
+                field(&mut f, "queryStringParameters", &self.params, |m| {
+                    SingleMap(m).json()
+                });
+                field(
+                    &mut f,
+                    "multiValueQueryStringParameters",
+                    &self.multi_params,
+                    |m| MultiMap(m).json(),
+                );
                 f.push("\"requestContext\":{\"elb\":{\"targetGroupArn\":\"arn:aws:elasticloadbalancing:x\"}}".into());
             }
             Source::PassThrough => {
                 let mut record = Vec::new();
                 field(&mut record, "body", &self.path, Json::json);
-                field(&mut record, "messageAttributes", &self.headers, |m| SingleMap(m).json());
+                field(&mut record, "messageAttributes", &self.headers, |m| {
+                    SingleMap(m).json()
+                });
                 f.push(format!("\"Records\":[{}]", object(record)));
             }
         }

@@ -60,7 +60,8 @@ fuzz_target!(|input: Input| {
     let _ = &input.accept_encoding;
 
     // Lambda always sets the Runtime API address; the input may still override it.
-    let mut env: HashMap<&str, String> = HashMap::from([("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001".to_string())]);
+    let mut env: HashMap<&str, String> =
+        HashMap::from([("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001".to_string())]);
     for (i, value) in &input.variables {
         env.insert(VARIABLES[*i as usize % VARIABLES.len()], value.clone());
     }

@@ -58,14 +58,25 @@ fuzz_target!(|input: Input| {
                 Name::Raw(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             };
             let value = match value {
-                Value::Known(i) => KNOWN_VALUES[i as usize % KNOWN_VALUES.len()].as_bytes().to_vec(),
+                Value::Known(i) => KNOWN_VALUES[i as usize % KNOWN_VALUES.len()]
+                    .as_bytes()
+                    .to_vec(),
                 Value::Raw(bytes) => bytes,
             };
             (name, value)
         })
         .collect();
-    let head = ResponseHead { status: input.status, headers, close: false };
-    for source in [Source::RestV1, Source::HttpV2, Source::Alb, Source::PassThrough] {
+    let head = ResponseHead {
+        status: input.status,
+        headers,
+        close: false,
+    };
+    for source in [
+        Source::RestV1,
+        Source::HttpV2,
+        Source::Alb,
+        Source::PassThrough,
+    ] {
         let json = event::encode_response(source, &head, &input.body);
         fuzz_checks::check_response_json(source, &json, &head, &input.body);
     }

@@ -56,21 +56,38 @@ pub fn invocation(event: &[u8], variant: usize) -> Invocation {
     let get = |name: &str| -> Option<&str> {
         match name {
             "lambda-runtime-deadline-ms" => Some(far.as_str()),
-            "lambda-runtime-invoked-function-arn" => Some("arn:aws:lambda:us-east-1:123456789012:function:fuzz"),
+            "lambda-runtime-invoked-function-arn" => {
+                Some("arn:aws:lambda:us-east-1:123456789012:function:fuzz")
+            }
             "lambda-runtime-trace-id" => Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
             "lambda-runtime-client-context" if variant % 2 == 1 => Some(r#"{"custom":{"k":"v"}}"#),
-            "lambda-runtime-cognito-identity" if variant % 2 == 1 => Some(r#"{"cognitoIdentityId":"x"}"#),
+            "lambda-runtime-cognito-identity" if variant % 2 == 1 => {
+                Some(r#"{"cognitoIdentityId":"x"}"#)
+            }
             "lambda-runtime-aws-tenant-id" if variant % 2 == 1 => Some("tenant-1"),
             _ => None,
         }
     };
     // `get` borrows `far`, so build while it lives.
-    let invocation = Invocation::from_headers("8476a536-e9f4-11e8-9739-2dfe598c3fcd".into(), get, event.to_vec());
+    let invocation = Invocation::from_headers(
+        "8476a536-e9f4-11e8-9739-2dfe598c3fcd".into(),
+        get,
+        event.to_vec(),
+    );
     invocation
 }
 
 /// Headers an event must never set on the app's request (DECISIONS 9).
-const FRAMING: &[&str] = &["content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade", "expect"];
+const FRAMING: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+];
 
 fn is_forbidden_value_byte(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f
@@ -82,7 +99,8 @@ pub fn check_event(event: &[u8], variant: usize) {
     let config = config(variant);
     let invocation = invocation(event, variant);
     // (`from_slice` into IgnoredAny skips strings without checking their UTF-8, so check it.)
-    let valid_json = std::str::from_utf8(event).is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
+    let valid_json = std::str::from_utf8(event)
+        .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
     match event::to_request(event, config, &invocation) {
         Ok((source, request)) => {
             assert!(valid_json, "a request from an event that is not JSON");
@@ -90,7 +108,10 @@ pub fn check_event(event: &[u8], variant: usize) {
             if source == Source::PassThrough {
                 assert_eq!(request.method, "POST");
                 assert_eq!(request.target, config.pass_through_path);
-                assert_eq!(request.body, event, "pass-through posts the event byte for byte");
+                assert_eq!(
+                    request.body, event,
+                    "pass-through posts the event byte for byte"
+                );
             }
             let head = ResponseHead {
                 status: 200,
@@ -102,7 +123,10 @@ pub fn check_event(event: &[u8], variant: usize) {
         }
         Err(Rejected::BadRequest { source, message }) => {
             assert!(valid_json, "a 400 for an event that is not JSON");
-            assert!(source != Source::PassThrough, "pass-through events are never malformed");
+            assert!(
+                source != Source::PassThrough,
+                "pass-through events are never malformed"
+            );
             let text = format!("Bad Request: {message}");
             let json = event::adapter_response(source, 400, &text);
             let head = ResponseHead {
@@ -120,15 +144,36 @@ pub fn check_event(event: &[u8], variant: usize) {
 
 /// The request rules and the wire round trip.
 pub fn check_request(request: &AppRequest) {
-    assert!(!request.method.is_empty() && request.method.bytes().all(is_token_byte), "method {:?}", request.method);
-    assert!(request.target.starts_with('/'), "target {:?}", request.target);
-    assert!(request.target.bytes().all(|b| (0x21..0x7f).contains(&b)), "target {:?}", request.target);
+    assert!(
+        !request.method.is_empty() && request.method.bytes().all(is_token_byte),
+        "method {:?}",
+        request.method
+    );
+    assert!(
+        request.target.starts_with('/'),
+        "target {:?}",
+        request.target
+    );
+    assert!(
+        request.target.bytes().all(|b| (0x21..0x7f).contains(&b)),
+        "target {:?}",
+        request.target
+    );
     let mut hosts = 0;
     for (name, value) in &request.headers {
-        assert!(!name.is_empty() && name.bytes().all(is_token_byte), "header name {name:?}");
-        assert!(!value.bytes().any(is_forbidden_value_byte), "header {name:?} value {value:?}");
+        assert!(
+            !name.is_empty() && name.bytes().all(is_token_byte),
+            "header name {name:?}"
+        );
+        assert!(
+            !value.bytes().any(is_forbidden_value_byte),
+            "header {name:?} value {value:?}"
+        );
         let lower = name.to_ascii_lowercase();
-        assert!(!FRAMING.contains(&lower.as_str()), "framing header {name:?} from the event");
+        assert!(
+            !FRAMING.contains(&lower.as_str()),
+            "framing header {name:?} from the event"
+        );
         if lower == "host" {
             hosts += 1;
         }
@@ -140,21 +185,39 @@ pub fn check_request(request: &AppRequest) {
     let mut parsed = httparse::Request::new(&mut slots);
     let head_len = match parsed.parse(&wire) {
         Ok(httparse::Status::Complete(n)) => n,
-        other => panic!("the request does not parse back: {other:?}\n{}", String::from_utf8_lossy(&wire)),
+        other => panic!(
+            "the request does not parse back: {other:?}\n{}",
+            String::from_utf8_lossy(&wire)
+        ),
     };
     assert_eq!(parsed.method, Some(request.method.as_str()));
     assert_eq!(parsed.path, Some(request.target.as_str()));
     assert_eq!(parsed.version, Some(1));
-    assert_eq!(parsed.headers.len(), request.headers.len() + 1, "headers added or lost on the wire");
+    assert_eq!(
+        parsed.headers.len(),
+        request.headers.len() + 1,
+        "headers added or lost on the wire"
+    );
     for (h, (name, value)) in parsed.headers.iter().zip(&request.headers) {
         assert_eq!(h.name, name);
-        assert_eq!(h.value, value.trim_matches([' ', '\t']).as_bytes(), "header {name:?}");
+        assert_eq!(
+            h.value,
+            value.trim_matches([' ', '\t']).as_bytes(),
+            "header {name:?}"
+        );
     }
-    let lengths: Vec<&httparse::Header> =
-        parsed.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("content-length")).collect();
+    let lengths: Vec<&httparse::Header> = parsed
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .collect();
     assert_eq!(lengths.len(), 1, "one content-length");
     assert_eq!(lengths[0].value, request.body.len().to_string().as_bytes());
-    assert_eq!(&wire[head_len..], request.body.as_slice(), "the bytes after the head are exactly the body");
+    assert_eq!(
+        &wire[head_len..],
+        request.body.as_slice(),
+        "the bytes after the head are exactly the body"
+    );
 }
 
 fn keys(object: &serde_json::Map<String, Value>) -> Vec<&str> {
@@ -164,17 +227,26 @@ fn keys(object: &serde_json::Map<String, Value>) -> Vec<&str> {
 }
 
 fn assert_string_map(value: &Value, what: &str) {
-    let map = value.as_object().unwrap_or_else(|| panic!("{what} is not an object: {value}"));
+    let map = value
+        .as_object()
+        .unwrap_or_else(|| panic!("{what} is not an object: {value}"));
     for (k, v) in map {
         assert!(v.is_string(), "{what}.{k} is not a string: {v}");
     }
 }
 
 fn assert_list_map(value: &Value, what: &str) {
-    let map = value.as_object().unwrap_or_else(|| panic!("{what} is not an object: {value}"));
+    let map = value
+        .as_object()
+        .unwrap_or_else(|| panic!("{what} is not an object: {value}"));
     for (k, v) in map {
-        let list = v.as_array().unwrap_or_else(|| panic!("{what}.{k} is not an array: {v}"));
-        assert!(list.iter().all(Value::is_string), "{what}.{k} holds a non-string: {v}");
+        let list = v
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}.{k} is not an array: {v}"));
+        assert!(
+            list.iter().all(Value::is_string),
+            "{what}.{k} holds a non-string: {v}"
+        );
     }
 }
 
@@ -182,33 +254,73 @@ fn assert_list_map(value: &Value, what: &str) {
 pub fn check_response_json(source: Source, json: &[u8], head: &ResponseHead, body: &[u8]) {
     let value: Value = match serde_json::from_slice(json) {
         Ok(v) => v,
-        Err(e) => panic!("response JSON does not parse ({e}): {}", String::from_utf8_lossy(json)),
+        Err(e) => panic!(
+            "response JSON does not parse ({e}): {}",
+            String::from_utf8_lossy(json)
+        ),
     };
     if source == Source::PassThrough {
-        let text = std::str::from_utf8(body).ok().filter(|t| !t.trim().is_empty());
+        let text = std::str::from_utf8(body)
+            .ok()
+            .filter(|t| !t.trim().is_empty());
         match text {
-            Some(t) if serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok() => assert_eq!(json, body),
+            Some(t) if serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok() => {
+                assert_eq!(json, body)
+            }
             Some(t) => assert_eq!(value, Value::String(t.to_string())),
             None => assert_eq!(value, Value::Null),
         }
         return;
     }
-    let object = value.as_object().unwrap_or_else(|| panic!("response is not an object: {value}"));
+    let object = value
+        .as_object()
+        .unwrap_or_else(|| panic!("response is not an object: {value}"));
     let want: &[&str] = match source {
-        Source::HttpV2 => &["body", "cookies", "headers", "isBase64Encoded", "multiValueHeaders", "statusCode"],
-        Source::RestV1 => &["body", "headers", "isBase64Encoded", "multiValueHeaders", "statusCode"],
-        Source::Alb => &["body", "headers", "isBase64Encoded", "multiValueHeaders", "statusCode", "statusDescription"],
+        Source::HttpV2 => &[
+            "body",
+            "cookies",
+            "headers",
+            "isBase64Encoded",
+            "multiValueHeaders",
+            "statusCode",
+        ],
+        Source::RestV1 => &[
+            "body",
+            "headers",
+            "isBase64Encoded",
+            "multiValueHeaders",
+            "statusCode",
+        ],
+        Source::Alb => &[
+            "body",
+            "headers",
+            "isBase64Encoded",
+            "multiValueHeaders",
+            "statusCode",
+            "statusDescription",
+        ],
         Source::PassThrough => &[],
     };
     assert_eq!(keys(object), want, "keys of {value}");
-    assert_eq!(object["statusCode"].as_u64(), Some(u64::from(head.status)), "statusCode");
+    assert_eq!(
+        object["statusCode"].as_u64(),
+        Some(u64::from(head.status)),
+        "statusCode"
+    );
     assert_string_map(&object["headers"], "headers");
     match source {
         Source::HttpV2 => {
-            assert_eq!(object["multiValueHeaders"], Value::Object(Default::default()));
+            assert_eq!(
+                object["multiValueHeaders"],
+                Value::Object(Default::default())
+            );
             let cookies = object["cookies"].as_array().expect("cookies is an array");
             assert!(cookies.iter().all(Value::is_string));
-            let set_cookies = head.headers.iter().filter(|(n, _)| n == "set-cookie").count();
+            let set_cookies = head
+                .headers
+                .iter()
+                .filter(|(n, _)| n == "set-cookie")
+                .count();
             assert_eq!(cookies.len(), set_cookies, "every set-cookie in cookies");
         }
         Source::RestV1 => {
@@ -218,18 +330,31 @@ pub fn check_response_json(source: Source, json: &[u8], head: &ResponseHead, bod
                 .as_object()
                 .map(|m| m.values().filter_map(Value::as_array).map(Vec::len).sum())
                 .unwrap_or(0);
-            assert_eq!(values, head.headers.len(), "every header value in multiValueHeaders");
+            assert_eq!(
+                values,
+                head.headers.len(),
+                "every header value in multiValueHeaders"
+            );
         }
         Source::Alb => {
             assert_list_map(&object["multiValueHeaders"], "multiValueHeaders");
-            let description = object["statusDescription"].as_str().expect("statusDescription is a string");
-            assert!(description.starts_with(&format!("{} ", head.status)), "statusDescription {description:?}");
+            let description = object["statusDescription"]
+                .as_str()
+                .expect("statusDescription is a string");
+            assert!(
+                description.starts_with(&format!("{} ", head.status)),
+                "statusDescription {description:?}"
+            );
         }
         Source::PassThrough => {}
     }
-    let text = object["body"].as_str().unwrap_or_else(|| panic!("body is not a string: {value}"));
+    let text = object["body"]
+        .as_str()
+        .unwrap_or_else(|| panic!("body is not a string: {value}"));
     let decoded = match object["isBase64Encoded"].as_bool() {
-        Some(true) => STANDARD.decode(text).unwrap_or_else(|e| panic!("base64 body does not decode: {e}")),
+        Some(true) => STANDARD
+            .decode(text)
+            .unwrap_or_else(|e| panic!("base64 body does not decode: {e}")),
         Some(false) => text.as_bytes().to_vec(),
         None => panic!("isBase64Encoded is not a boolean: {value}"),
     };
