@@ -1200,3 +1200,64 @@ fn runtime_api_hiccups_are_retried() {
         case.adapter.log()
     );
 }
+
+#[test]
+fn oversized_headers() {
+    let mut case = Case::start(|request| match request.path() {
+        // A response head past the adapter's 256 KiB limit.
+        "/huge-head" => {
+            let mut out = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for i in 0..3_000 {
+                out.extend_from_slice(format!("x-h{i}: {}\r\n", "v".repeat(100)).as_bytes());
+            }
+            out.extend_from_slice(b"content-length: 2\r\n\r\nok");
+            raw(&out, false)
+        }
+        _ => reply(
+            "200 OK",
+            "text/plain",
+            request.headers.len().to_string().as_bytes(),
+        ),
+    });
+    // 5 000 event headers of 200 bytes (1 MB) and one 1 MB value: the adapter forwards them
+    // all; whether that is too much is the app's call.
+    let mut event = v2_event("GET", "/many", "");
+    for i in 0..5_000 {
+        event["headers"][format!("x-h{i}")] = json!("v".repeat(200));
+    }
+    event["headers"]["x-one-mb"] = json!("w".repeat(1 << 20));
+    let (kind, body) = case.invoke(event.to_string().as_bytes());
+    assert_eq!(
+        (kind.as_str(), &body["statusCode"]),
+        ("response", &json!(200)),
+        "{body}"
+    );
+    let requests = case.app.requests();
+    let (_, headers, _) = &requests[0];
+    assert!(
+        headers.len() > 5_001,
+        "{} headers reached the app",
+        headers.len()
+    );
+    assert_eq!(
+        headers
+            .iter()
+            .find(|(n, _)| n == "x-one-mb")
+            .map(|(_, v)| v.len()),
+        Some(1 << 20)
+    );
+    let (kind, body) = case.invoke(v2_event("GET", "/huge-head", "").to_string().as_bytes());
+    assert_eq!(
+        (kind.as_str(), &body["errorType"]),
+        ("error", &json!("App.InvalidResponse")),
+        "{body}"
+    );
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("exceed"),
+        "{body}"
+    );
+    case.assert_next_served();
+}
