@@ -413,7 +413,28 @@ impl MultiMap<'_> {
     }
 }
 
+/// Whether a field holds a value detection counts as present (anything but absent or null).
+fn present<T>(f: &Field<T>) -> bool {
+    !matches!(f, Field::Absent | Field::Null)
+}
+
 fuzz_target!(|event: Event| {
     let json = event.json();
-    fuzz_checks::check_event(json.as_bytes(), event.variant as usize);
+    let source = fuzz_checks::check_event(json.as_bytes(), event.variant as usize);
+    // Detection looks at the shape markers only: an HTTP event with malformed fields is still
+    // that source (answered 400), never a silent pass-through (DECISIONS 2). Extra keys may
+    // repeat a marker (a duplicate key), so only events without them are checked.
+    if event.extra.is_empty() {
+        use lambda_adapter::event::Source as S;
+        let want = match event.source {
+            Source::RestV1 if present(&event.method) && present(&event.context_method) => Some(S::RestV1),
+            Source::HttpV2 | Source::FunctionUrl => Some(S::HttpV2),
+            Source::Alb if present(&event.method) => Some(S::Alb),
+            Source::PassThrough => Some(S::PassThrough),
+            _ => None,
+        };
+        if want.is_some() {
+            assert_eq!(source, want, "detected as {source:?}: {json}");
+        }
+    }
 });

@@ -94,8 +94,8 @@ fn is_forbidden_value_byte(b: u8) -> bool {
 }
 
 /// Checks an event end to end: conversion under `variant`'s configuration, then the request
-/// or the 400 response.
-pub fn check_event(event: &[u8], variant: usize) {
+/// or the 400 response. Returns the source it was converted as (`None`: not JSON).
+pub fn check_event(event: &[u8], variant: usize) -> Option<Source> {
     let config = config(variant);
     let invocation = invocation(event, variant);
     // (`from_slice` into IgnoredAny skips strings without checking their UTF-8, so check it.)
@@ -120,6 +120,7 @@ pub fn check_event(event: &[u8], variant: usize) {
             };
             let json = event::encode_response(source, &head, b"{\"ok\":true}");
             check_response_json(source, &json, &head, b"{\"ok\":true}");
+            Some(source)
         }
         Err(Rejected::BadRequest { source, message }) => {
             assert!(valid_json, "a 400 for an event that is not JSON");
@@ -135,9 +136,11 @@ pub fn check_event(event: &[u8], variant: usize) {
                 close: false,
             };
             check_response_json(source, &json, &head, text.as_bytes());
+            Some(source)
         }
         Err(Rejected::NotJson(message)) => {
             assert!(!valid_json, "valid JSON rejected as not JSON: {message}");
+            None
         }
     }
 }
