@@ -139,9 +139,19 @@ struct NextAnswer {
     close: bool,
 }
 
+/// How the API answers a post (after recording it).
+enum PostFault {
+    /// Close the connection without answering.
+    Close,
+    /// Answer this status.
+    Status(u16),
+}
+
 #[derive(Default)]
 struct ApiState {
     queue: VecDeque<NextAnswer>,
+    /// Applied to the next posts, in order; then posts are answered 202.
+    post_faults: VecDeque<PostFault>,
     posts: Vec<Message>,
     nexts: usize,
     stopped: bool,
@@ -256,11 +266,29 @@ fn serve_api(conn: TcpStream, state: &(Mutex<ApiState>, Condvar)) {
                 return;
             }
         } else {
-            let _ = writer.write_all(
-                b"HTTP/1.1 202 Accepted\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}\n",
-            );
-            lock.lock().unwrap().posts.push(request);
+            let fault = {
+                let mut s = lock.lock().unwrap();
+                s.posts.push(request);
+                s.post_faults.pop_front()
+            };
             cv.notify_all();
+            match fault {
+                None => {
+                    let _ = writer.write_all(
+                        b"HTTP/1.1 202 Accepted\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}\n",
+                    );
+                }
+                Some(PostFault::Status(status)) => {
+                    let _ = writer.write_all(
+                        format!("HTTP/1.1 {status} Nope\r\ncontent-length: 2\r\n\r\n{{}}")
+                            .as_bytes(),
+                    );
+                }
+                Some(PostFault::Close) => {
+                    let _ = writer.shutdown(Shutdown::Both);
+                    return;
+                }
+            }
         }
     }
 }
@@ -1260,4 +1288,46 @@ fn oversized_headers() {
         "{body}"
     );
     case.assert_next_served();
+}
+
+#[test]
+fn failed_posts_are_retried_once_and_the_worker_goes_on() {
+    let mut case = Case::start(ok_app());
+    let event = v2_event("GET", "/", "").to_string();
+    // The connection closes before the post is answered: it may never have arrived, so the
+    // adapter posts once more.
+    case.api
+        .state
+        .0
+        .lock()
+        .unwrap()
+        .post_faults
+        .push_back(PostFault::Close);
+    let (kind, _) = case.invoke(event.as_bytes());
+    assert_eq!(kind, "response");
+    let retry = case.api.post_for("req-1");
+    assert!(
+        retry.path().ends_with("/req-1/response"),
+        "{}",
+        retry.path()
+    );
+    // An answered post that failed (500, or 410 after the deadline) is not retried.
+    for status in [500, 410] {
+        case.api
+            .state
+            .0
+            .lock()
+            .unwrap()
+            .post_faults
+            .push_back(PostFault::Status(status));
+        let (kind, _) = case.invoke(event.as_bytes());
+        assert_eq!(kind, "response");
+    }
+    case.assert_next_served();
+    assert_eq!(case.api.posts(), 0, "no second post for the answered ones");
+    let log = case.adapter.log();
+    assert!(
+        log.contains("retrying once") && log.contains("status=500") && log.contains("timeout"),
+        "{log}"
+    );
 }
