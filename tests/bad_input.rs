@@ -809,8 +809,8 @@ fn request_ids_with_odd_bytes() {
     case.api.push(next_answer(id, event.as_bytes(), &[], &[]));
     let post = case.api.post_for("..%2Fx%20y%3F%23%25");
     assert!(post.path().ends_with("/response"), "{}", post.path());
-    // A bare CR or a NUL inside the header line is not HTTP: `/next` failed, retried.
-    for bad in [&b"abc\rdef"[..], b"abc\0def"] {
+    // A bare CR, a NUL or a folded line in the id is not HTTP: `/next` failed, retried.
+    for bad in [&b"abc\rdef"[..], b"abc\0def", b"abc\r\n def"] {
         let mut bytes = b"HTTP/1.1 200 OK\r\nlambda-runtime-aws-request-id: ".to_vec();
         bytes.extend_from_slice(bad);
         bytes.extend_from_slice(
