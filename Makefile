@@ -2,7 +2,9 @@
 CARGO ?= cargo
 RIE_DIR := .cache/rie
 
-.PHONY: all build release emulator test rie demo lint layer
+.PHONY: all build release emulator test rie demo lint layer examples test-packaging bench bench-quick
+RELEASE_TARGET ?= x86_64-unknown-linux-gnu
+RELEASE_BIN    := target/$(RELEASE_TARGET)/release/lambda-adapter
 
 all: build
 
@@ -10,9 +12,10 @@ all: build
 build:
 	$(CARGO) build
 
-## release: optimised adapter binary (target/release/lambda-adapter)
+## release: the static x86_64 binary (glibc linked in), target/$(RELEASE_TARGET)/release/lambda-adapter
 release:
-	$(CARGO) build --release
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(RELEASE_TARGET) --bin lambda-adapter
+	@ls -l $(RELEASE_BIN)
 
 ## emulator: the adapter plus the local emulator (target/debug/lambda-emulator)
 emulator:
@@ -22,9 +25,24 @@ emulator:
 rie:
 	.ci/install-rie.sh $(RIE_DIR)
 
-## test: unit, integration and RIE end-to-end tests (RIE tests fail rather than skip here)
+## test: unit, integration and RIE end-to-end tests (RIE tests fail rather than skip here),
+##       then the packaging tests: static binary, reproducible layer, Dockerfiles
 test: rie
 	LAMBDA_ADAPTER_REQUIRE_RIE=1 LAMBDA_ADAPTER_RIE=$(CURDIR)/$(RIE_DIR)/aws-lambda-rie $(CARGO) test --all-features
+	$(MAKE) test-packaging
+
+## test-packaging: the static binary runs alone in an empty root; the layer zip is the same
+##       twice and serves an invocation under RIE; the Dockerfiles are what they claim
+test-packaging: release
+	tests/static_binary.sh
+	tests/layer_zip.sh
+	tests/dockerfiles.sh
+
+## examples: every example app (Flask, FastAPI SSE, Express, nginx, SQS, stdlib) under the
+##       local emulator and under RIE, with its pinned packages installed from the registries
+examples:
+	$(CARGO) build --release --features emulator
+	tests/examples.sh
 
 ## demo: emulator + adapter + the Python example app, a few real requests, then stop
 demo: emulator
@@ -38,6 +56,20 @@ lint:
 ## layer: the Lambda layer zip (see layer.zip.mk)
 layer:
 	$(MAKE) -f layer.zip.mk
+
+## bench: ours vs upstream LWA vs the app called directly, interleaved rounds (a few minutes).
+##       Upstream is built once from crates.io, as its releases are, into .cache/upstream.
+UPSTREAM_BIN := .cache/upstream/bin/lambda-adapter
+$(UPSTREAM_BIN):
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_PANIC=abort $(CARGO) install lambda_web_adapter \
+		--version 1.0.0-rc1 --locked --root .cache/upstream
+
+bench: release $(UPSTREAM_BIN)
+	$(CARGO) run --release --example bench -- --ours $(RELEASE_BIN) --upstream $(UPSTREAM_BIN)
+
+## bench-quick: the same in under a minute (fewer invocations and rounds)
+bench-quick: release $(UPSTREAM_BIN)
+	$(CARGO) run --release --example bench -- --ours $(RELEASE_BIN) --upstream $(UPSTREAM_BIN) --quick
 
 # --- fuzzing (tests/fuzz; nightly Rust + cargo-fuzz) -------------------------------------
 # `make fuzz` runs every target for FUZZ_SECONDS (default 60) each, one at a time;
@@ -73,12 +105,12 @@ fuzz-smoke:
 SOAK_INVOCATIONS ?= 100000
 
 .PHONY: soak soak-smoke
-## soak: the release adapter under app kills, resets, garbage, slow answers and Runtime API
+## soak: the release adapter (the static binary) under app kills, resets, garbage, slow answers and Runtime API
 ## faults, SOAK_INVOCATIONS (100000) per phase, one worker then 16; fails on any lost
 ## invocation, wrong answer, adapter exit or memory growth
-soak:
-	$(CARGO) build --release --bin lambda-adapter --example soak
-	SOAK_INVOCATIONS=$(SOAK_INVOCATIONS) target/release/examples/soak target/release/lambda-adapter
+soak: release
+	$(CARGO) build --release --example soak
+	SOAK_INVOCATIONS=$(SOAK_INVOCATIONS) target/release/examples/soak $(RELEASE_BIN)
 
 ## soak-smoke: the soak with 5000 invocations per phase (CI)
 soak-smoke:

@@ -256,6 +256,16 @@ impl AppExchange<'_> {
         }
     }
 
+    /// Whether the next piece of the body can be had without waiting for the app: the body is
+    /// complete, or some of it is already buffered.
+    pub fn body_ready(&self) -> bool {
+        self.body.is_done()
+            || self
+                .conn_slot
+                .as_ref()
+                .is_none_or(|conn| !conn.reader.buffer().is_empty())
+    }
+
     /// Reads the whole body into `buf` (at most `max` bytes; more is an error).
     pub fn read_body(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<(), AppError> {
         loop {

@@ -38,6 +38,29 @@ impl ResponseHead {
     pub fn remove_header(&mut self, name: &str) {
         self.headers.retain(|(n, _)| n != name);
     }
+
+    /// Removes `name` the way upstream's header map does: the name's slot (in order of first
+    /// appearance) is filled by the last name. Header maps are grouped by name anyway, so this
+    /// only reorders the response JSON's keys, and keeps them identical to upstream's.
+    pub fn remove_header_swapping(&mut self, name: &str) {
+        if !self.has_header(name) {
+            return;
+        }
+        let mut groups: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
+        for (n, value) in self.headers.drain(..) {
+            match groups.iter_mut().find(|(g, _)| *g == n) {
+                Some((_, values)) => values.push(value),
+                None => groups.push((n, vec![value])),
+            }
+        }
+        if let Some(at) = groups.iter().position(|(n, _)| n == name) {
+            groups.swap_remove(at);
+        }
+        for (n, values) in groups {
+            self.headers
+                .extend(values.into_iter().map(|value| (n.clone(), value)));
+        }
+    }
 }
 
 /// A failure reading the head; `nothing_received` means the app sent no byte at all, so the
@@ -588,6 +611,33 @@ mod tests {
         assert_eq!(err.kind, AppErrorKind::ConnectionClosed);
         let err = read_all(b"", false).unwrap_err();
         assert_eq!(err.kind, AppErrorKind::ConnectionClosed);
+    }
+
+    #[test]
+    fn swap_removal_fills_the_gap_with_the_last_name() {
+        let mut head = ResponseHead::default();
+        for (n, v) in [
+            ("a", "1"),
+            ("gone", "x"),
+            ("b", "2"),
+            ("a", "3"),
+            ("gone", "y"),
+            ("c", "4"),
+        ] {
+            head.headers.push((n.to_string(), v.as_bytes().to_vec()));
+        }
+        head.remove_header_swapping("gone");
+        let flat: Vec<(&str, &[u8])> = head
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect();
+        assert_eq!(
+            flat,
+            [("a", &b"1"[..]), ("a", b"3"), ("c", b"4"), ("b", b"2")]
+        );
+        head.remove_header_swapping("absent");
+        assert_eq!(head.headers.len(), 4);
     }
 
     #[test]

@@ -287,9 +287,25 @@ impl RuntimeClient {
 
     /// The URL of `/runtime/invocation/{id}/{what}`.
     pub fn invocation_url(&self, request_id: &str, what: &str) -> String {
+        format!(
+            "http://{}{}",
+            self.endpoint.authority,
+            self.invocation_path(request_id, what)
+        )
+    }
+
+    /// The request target of `/runtime/invocation/{id}/{what}`, path prefix included.
+    pub fn invocation_path(&self, request_id: &str, what: &str) -> String {
         let id = utf8_percent_encode(request_id, PATH_SEGMENT);
-        self.endpoint
-            .url(&format!("/2018-06-01/runtime/invocation/{id}/{what}"))
+        format!(
+            "{}/2018-06-01/runtime/invocation/{id}/{what}",
+            self.endpoint.prefix
+        )
+    }
+
+    /// Where the Runtime API lives (the streaming writer opens its own connection).
+    pub fn endpoint(&self) -> &ApiEndpoint {
+        &self.endpoint
     }
 }
 

@@ -168,11 +168,11 @@ impl<'a> Worker<'a> {
         if error_status_codes.is_some_and(|codes| codes.contains(&exchange.head.status)) {
             return error_status_reply(&mut exchange);
         }
-        exchange.head.remove_header("transfer-encoding");
+        exchange.head.remove_header_swapping("transfer-encoding");
 
         // App response → Lambda.
         if config.invoke_mode == InvokeMode::ResponseStream {
-            return streaming::stream(&self.runtime, invocation, &mut exchange);
+            return streaming::stream(&self.runtime, invocation, &mut exchange, deadline);
         }
         let mut body = Vec::new();
         if let Err(e) = exchange.read_body(&mut body, MAX_BUFFERED_BODY) {
