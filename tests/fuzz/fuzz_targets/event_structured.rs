@@ -427,7 +427,9 @@ fuzz_target!(|event: Event| {
     if event.extra.is_empty() {
         use lambda_adapter::event::Source as S;
         let want = match event.source {
-            Source::RestV1 if present(&event.method) && present(&event.context_method) => Some(S::RestV1),
+            Source::RestV1 if present(&event.method) && present(&event.context_method) => {
+                Some(S::RestV1)
+            }
             Source::HttpV2 | Source::FunctionUrl => Some(S::HttpV2),
             Source::Alb if present(&event.method) => Some(S::Alb),
             Source::PassThrough => Some(S::PassThrough),

@@ -1,10 +1,11 @@
-//! The small parsers of configuration and request values: never a panic, and what they
-//! accept keeps its documented range.
+//! The small parsers: `Accept-Encoding`, the status lists, and the whole configuration from
+//! arbitrary values of every variable. Never a panic, and what they accept keeps its range.
 #![no_main]
 
 use std::collections::HashMap;
 
 use arbitrary::Arbitrary;
+use lambda_adapter::compression::{self, Encoding};
 use lambda_adapter::config::{self, Config};
 use libfuzzer_sys::fuzz_target;
 
@@ -57,7 +58,17 @@ fuzz_target!(|input: Input| {
         assert!(codes.iter().all(|c| (100..=599).contains(c)), "{codes:?}");
     }
 
-    let _ = &input.accept_encoding;
+    // An Accept-Encoding value: never a panic; a coding is only chosen when it is named.
+    let lower = input.accept_encoding.to_ascii_lowercase();
+    match compression::choose(Some(&input.accept_encoding)) {
+        Encoding::Gzip => assert!(
+            lower.contains("gzip"),
+            "gzip from {:?}",
+            input.accept_encoding
+        ),
+        Encoding::Brotli => assert!(lower.contains("br"), "br from {:?}", input.accept_encoding),
+        Encoding::Identity => {}
+    }
 
     // Lambda always sets the Runtime API address; the input may still override it.
     let mut env: HashMap<&str, String> =
