@@ -5,11 +5,13 @@
 //! seconds, and between kills it resets connections, closes mid-body, answers slowly, hangs
 //! past the deadline and answers garbage, depending on the event. The Runtime API (a thread of
 //! this program) answers `/next` with 500s, closes connections and delays, and drops or fails
-//! some posts. Two phases: one worker, then `AWS_LAMBDA_MAX_CONCURRENCY=16`.
+//! some posts. Three phases: one worker, `AWS_LAMBDA_MAX_CONCURRENCY=16`, and response
+//! streaming (`AWS_LWA_INVOKE_MODE=response_stream`, a quarter of the invocations: every
+//! streamed response is its own connection to the Runtime API).
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example soak -- [ADAPTER_BINARY]
-//! SOAK_INVOCATIONS=5000 (per phase, default 100000)   SOAK_KILLS=25 (app kills per phase)
+//! SOAK_INVOCATIONS=5000 (per phase, default 100000)   SOAK_KILLS=10 (app kills per phase)
 //! ```
 //! Exit status 0 only when, in every phase, every invocation handed out got a post, every
 //! answer that claims success carries the right body for its invocation, the adapter never
@@ -106,11 +108,19 @@ fn read_request(reader: &mut impl BufRead, skip_body: impl Fn(&str) -> bool) -> 
             reader.read_line(&mut line).ok()?;
             let size = usize::from_str_radix(line.trim().split(';').next()?, 16).ok()?;
             if size == 0 {
-                let mut trailer = String::new();
-                while reader.read_line(&mut trailer).ok()? > 0 && !trailer.trim().is_empty() {
-                    trailer.clear();
+                // Trailers (a streamed response's error type) are kept with the headers.
+                for _ in 0..64 {
+                    let mut trailer = String::new();
+                    if reader.read_line(&mut trailer).ok()? == 0 || trailer.trim().is_empty() {
+                        return Some(message);
+                    }
+                    if let Some((n, v)) = trailer.split_once(':') {
+                        message
+                            .headers
+                            .push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+                    }
                 }
-                return Some(message);
+                return None;
             }
             let at = message.body.len();
             message.body.resize(at + size, 0);
@@ -316,13 +326,22 @@ struct Invocation {
     deadline_in: Duration,
 }
 
+struct Post {
+    /// `response` or `error`.
+    what: String,
+    body: Vec<u8>,
+    streamed: bool,
+    /// `Lambda-Runtime-Function-Error-Type` trailer of a streamed response.
+    error_trailer: Option<String>,
+}
+
 #[derive(Default)]
 struct ApiState {
     queue: VecDeque<Invocation>,
     kinds: HashMap<u64, &'static str>,
     handed_out: u64,
-    /// First post per invocation id: (`response`|`error`, body).
-    posts: HashMap<u64, (String, Vec<u8>)>,
+    /// First post per invocation id.
+    posts: HashMap<u64, Post>,
     duplicate_posts: u64,
     next_500: u64,
     next_closed: u64,
@@ -494,7 +513,18 @@ fn serve_api_conn(conn: TcpStream, state: &Shared, mut rng: Rng) {
                 match s.posts.entry(id) {
                     std::collections::hash_map::Entry::Occupied(_) => s.duplicate_posts += 1,
                     std::collections::hash_map::Entry::Vacant(slot) => {
-                        slot.insert((what, request.body));
+                        let streamed = request
+                            .header("lambda-runtime-function-response-mode")
+                            .is_some_and(|m| m.eq_ignore_ascii_case("streaming"));
+                        let error_trailer = request
+                            .header("lambda-runtime-function-error-type")
+                            .map(str::to_string);
+                        slot.insert(Post {
+                            what,
+                            body: request.body,
+                            streamed,
+                            error_trailer,
+                        });
                     }
                 }
                 match fault {
@@ -530,6 +560,12 @@ fn serve_api_conn(conn: TcpStream, state: &Shared, mut rng: Rng) {
 // ---------------------------------------------------------------------------------------------
 // The adapter under test.
 
+#[derive(Clone, Copy)]
+enum Mode {
+    Buffered { workers: usize },
+    Streaming,
+}
+
 struct Adapter {
     child: Child,
 }
@@ -539,7 +575,7 @@ impl Adapter {
         binary: &str,
         api: &RuntimeApi,
         app_port: u16,
-        concurrency: Option<usize>,
+        mode: Mode,
     ) -> std::io::Result<Adapter> {
         let mut cmd = Command::new(binary);
         cmd.env_clear()
@@ -553,8 +589,14 @@ impl Adapter {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        if let Some(n) = concurrency {
-            cmd.env("AWS_LAMBDA_MAX_CONCURRENCY", n.to_string());
+        match mode {
+            Mode::Buffered { workers: 1 } => {}
+            Mode::Buffered { workers } => {
+                cmd.env("AWS_LAMBDA_MAX_CONCURRENCY", workers.to_string());
+            }
+            Mode::Streaming => {
+                cmd.env("AWS_LWA_INVOKE_MODE", "response_stream");
+            }
         }
         Ok(Adapter {
             child: cmd.spawn()?,
@@ -623,7 +665,12 @@ struct Verdict {
 }
 
 /// Checks one post against what its invocation asked for.
-fn judge(verdict: &mut Verdict, id: u64, kind: &str, what: &str, body: &[u8]) {
+fn judge(verdict: &mut Verdict, id: u64, kind: &str, post: &Post) {
+    if post.streamed {
+        judge_stream(verdict, id, kind, post);
+        return;
+    }
+    let (what, body) = (post.what.as_str(), post.body.as_slice());
     let json: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
@@ -670,6 +717,48 @@ fn judge(verdict: &mut Verdict, id: u64, kind: &str, what: &str, body: &[u8]) {
     if !fine {
         let shown = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
         verdict.wrong.push(format!("{id} ({kind}): {shown}"));
+    }
+}
+
+/// A streamed response: prelude JSON, 8 NUL bytes, the body as the app sent it, and an error
+/// trailer when the app failed after its head.
+fn judge_stream(verdict: &mut Verdict, id: u64, kind: &str, post: &Post) {
+    let body = post.body.as_slice();
+    let Some(at) = body.windows(8).position(|w| w == [0; 8]) else {
+        verdict.wrong.push(format!(
+            "{id} ({kind}): a streamed response without a prelude"
+        ));
+        return;
+    };
+    let prelude: serde_json::Value = serde_json::from_slice(&body[..at]).unwrap_or_default();
+    let rest = &body[at + 8..];
+    let status = prelude["statusCode"].as_u64().unwrap_or(0);
+    let outcome = match &post.error_trailer {
+        Some(error_type) => format!("stream {status}, then trailer {error_type}"),
+        None => format!("stream {status}"),
+    };
+    *verdict.outcomes.entry(outcome).or_default() += 1;
+    let want = format!("{kind} {id}");
+    let fine = match (kind, post.error_trailer.as_deref()) {
+        ("big", None) => {
+            status == 200 && rest.len() == BIG && rest.starts_with(format!("{want} ").as_bytes())
+        }
+        ("error500", None) => status == 500 && rest == want.as_bytes(),
+        ("ok" | "slow" | "chunked" | "close-after" | "until-close", None) => {
+            status == 200 && rest == want.as_bytes()
+        }
+        // Cut off after the head: what arrived, then the error in the trailer.
+        ("midbody", Some("App.ConnectionClosed")) => status == 200 && rest == b"only ten b",
+        // The app killed mid-body: a prefix of the body, then the error.
+        (_, Some("App.ConnectionClosed")) => kind == "big" || want.as_bytes().starts_with(rest),
+        _ => false,
+    };
+    if !fine {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+        verdict.wrong.push(format!(
+            "{id} ({kind}) streamed, trailer {:?}: {shown}",
+            post.error_trailer
+        ));
     }
 }
 
@@ -737,7 +826,7 @@ fn run_phase(
     name: &str,
     binary: &str,
     invocations: u64,
-    concurrency: Option<usize>,
+    mode: Mode,
     kills: u64,
     seed: u64,
 ) -> PhaseReport {
@@ -749,7 +838,7 @@ fn run_phase(
     });
     let app_port = free_port();
     let mut app = AppProcess::start(app_port);
-    let mut adapter = Adapter::spawn(binary, &api, app_port, concurrency).unwrap_or_else(|e| {
+    let mut adapter = Adapter::spawn(binary, &api, app_port, mode).unwrap_or_else(|e| {
         eprintln!("soak: cannot start {binary}: {e}");
         std::process::exit(2);
     });
@@ -778,8 +867,9 @@ fn run_phase(
             break;
         }
         if kills > 0 && posted >= next_kill && app.kills < kills {
+            // Respawned at once: invocations fail fast while it is down, so a long outage
+            // would only turn most of the phase into connection errors.
             app.kill();
-            std::thread::sleep(Duration::from_millis(20));
             app.spawn();
             next_kill = posted + kill_every;
         }
@@ -789,7 +879,7 @@ fn run_phase(
                 "soak: the adapter exited ({status}) after {handed_out} invocations; restarting it"
             );
             restarts += 1;
-            adapter = match Adapter::spawn(binary, &api, app_port, concurrency) {
+            adapter = match Adapter::spawn(binary, &api, app_port, mode) {
                 Ok(a) => a,
                 Err(_) => break,
             };
@@ -804,9 +894,9 @@ fn run_phase(
         Ok(s) => s,
         Err(_) => std::process::exit(2),
     };
-    for (id, (what, body)) in &s.posts {
+    for (id, post) in &s.posts {
         let kind = s.kinds.get(id).copied().unwrap_or("?");
-        judge(&mut verdict, *id, kind, what, body);
+        judge(&mut verdict, *id, kind, post);
     }
     PhaseReport {
         name: name.to_string(),
@@ -848,7 +938,7 @@ fn main() {
             .unwrap_or(default)
     };
     let invocations = env_u64("SOAK_INVOCATIONS", 100_000).max(1);
-    let kills = env_u64("SOAK_KILLS", 25);
+    let kills = env_u64("SOAK_KILLS", 10);
     println!(
         "soak: {binary}, {invocations} invocations per phase, the app killed {kills} times per phase"
     );
@@ -857,7 +947,7 @@ fn main() {
             "phase 1: one worker",
             &binary,
             invocations,
-            None,
+            Mode::Buffered { workers: 1 },
             kills,
             0x2545_F491_4F6C_DD1D,
         ),
@@ -865,9 +955,17 @@ fn main() {
             "phase 2: AWS_LAMBDA_MAX_CONCURRENCY=16",
             &binary,
             invocations,
-            Some(16),
+            Mode::Buffered { workers: 16 },
             kills,
             0x9E37_79B9_7F4A_7C15,
+        ),
+        run_phase(
+            "phase 3: AWS_LWA_INVOKE_MODE=response_stream",
+            &binary,
+            (invocations / 4).max(1),
+            Mode::Streaming,
+            kills,
+            0xD1B5_4A32_D192_ED03,
         ),
     ];
     for report in &reports {
