@@ -373,3 +373,109 @@ pub fn check_response_json(source: Source, json: &[u8], head: &ResponseHead, bod
     };
     assert_eq!(decoded, body, "the body round-trips");
 }
+
+/// Checks a streaming prelude: the HTTP-integration JSON, then exactly 8 NUL bytes (and no
+/// NUL before them, or the Runtime API would end the prelude early).
+pub fn check_prelude(head: &ResponseHead, prelude: &[u8]) {
+    assert!(
+        prelude.len() > 8 && prelude.ends_with(&[0; 8]),
+        "prelude end"
+    );
+    let json = &prelude[..prelude.len() - 8];
+    assert!(!json.contains(&0), "a NUL inside the prelude JSON");
+    let value: Value = match serde_json::from_slice(json) {
+        Ok(v) => v,
+        Err(e) => panic!(
+            "prelude JSON does not parse ({e}): {}",
+            String::from_utf8_lossy(json)
+        ),
+    };
+    let object = value
+        .as_object()
+        .unwrap_or_else(|| panic!("prelude is not an object: {value}"));
+    assert_eq!(
+        keys(object),
+        ["cookies", "headers", "statusCode"],
+        "{value}"
+    );
+    assert_eq!(object["statusCode"].as_u64(), Some(u64::from(head.status)));
+    let headers = object["headers"].as_object().expect("headers is an object");
+    for (name, v) in headers {
+        let ok = v.is_string()
+            || v.as_array()
+                .is_some_and(|list| list.iter().all(Value::is_string));
+        assert!(ok, "prelude header {name:?}: {v}");
+    }
+    assert!(
+        headers.contains_key("content-type"),
+        "a content type is always sent: {value}"
+    );
+    let cookies = object["cookies"].as_array().expect("cookies is an array");
+    assert!(cookies.iter().all(Value::is_string));
+    assert_eq!(
+        cookies.len(),
+        head.headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .count()
+    );
+}
+
+/// Decodes a compressed body (`gzip` or `br`).
+pub fn decode(coding: &[u8], body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match coding {
+        b"gzip" => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .expect("gzip decodes");
+        }
+        b"br" => {
+            brotli::BrotliDecompress(&mut &body[..], &mut out).expect("brotli decodes");
+        }
+        other => panic!(
+            "unknown content-encoding {:?}",
+            String::from_utf8_lossy(other)
+        ),
+    }
+    out
+}
+
+/// Decodes a complete chunked body: (body, trailers). Panics on any framing error or on
+/// bytes after the end.
+pub fn dechunk(mut wire: &[u8]) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
+    let mut body = Vec::new();
+    loop {
+        let (used, size) = match httparse::parse_chunk_size(wire) {
+            Ok(httparse::Status::Complete(v)) => v,
+            other => panic!(
+                "bad chunk size line ({other:?}): {:?}",
+                String::from_utf8_lossy(wire)
+            ),
+        };
+        wire = &wire[used..];
+        let size = usize::try_from(size).expect("chunk size fits");
+        if size == 0 {
+            break;
+        }
+        assert!(wire.len() >= size + 2, "a chunk cut short");
+        body.extend_from_slice(&wire[..size]);
+        assert_eq!(&wire[size..size + 2], b"\r\n", "a chunk without its CRLF");
+        wire = &wire[size + 2..];
+    }
+    let mut slots = [httparse::EMPTY_HEADER; 8];
+    let (used, trailers) = match httparse::parse_headers(wire, &mut slots) {
+        Ok(httparse::Status::Complete((used, trailers))) => (used, trailers),
+        other => panic!(
+            "bad trailers ({other:?}): {:?}",
+            String::from_utf8_lossy(wire)
+        ),
+    };
+    assert_eq!(used, wire.len(), "bytes after the last chunk");
+    let trailers = trailers
+        .iter()
+        .map(|h| (h.name.to_string(), h.value.to_vec()))
+        .collect();
+    (body, trailers)
+}
