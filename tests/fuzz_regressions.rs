@@ -56,3 +56,31 @@ fn del_in_the_lambda_context_is_escaped_in_the_header() {
     let context: serde_json::Value = serde_json::from_str(header).unwrap();
     assert_eq!(context["env_config"]["function_name"], "fn\u{7f}");
 }
+
+/// parsers: `AWS_LWA_HOST=::` (any bare IPv6 literal) gave the app `host: :::8080` when the
+/// event had no Host, which is no authority at all. IPv6 literals are now bracketed, IPv4
+/// literals never are.
+#[test]
+fn ipv6_app_host_is_bracketed_in_the_host_header() {
+    let text = r#"{"version":"2.0","rawPath":"/","requestContext":{"http":{"method":"GET"}}}"#;
+    let cases = [
+        ("::", "8080", "[::]:8080"),
+        ("::1", "8080", "[::1]:8080"),
+        ("[::1]", "8080", "[::1]:8080"),
+        ("[::1", "8080", "[::1]:8080"),
+        ("::1", "80", "[::1]"),
+        ("[127.0.0.1]", "8080", "127.0.0.1:8080"),
+        ("127.0.0.1", "80", "127.0.0.1"),
+        ("localhost", "3000", "localhost:3000"),
+    ];
+    for (host, port, want) in cases {
+        let config = config(&[("AWS_LWA_HOST", host), ("AWS_LWA_PORT", port)]);
+        let (_, request) =
+            event::to_request(text.as_bytes(), &config, &invocation(text.as_bytes())).unwrap();
+        assert_eq!(
+            request.header("host"),
+            Some(want),
+            "AWS_LWA_HOST={host} AWS_LWA_PORT={port}"
+        );
+    }
+}

@@ -87,6 +87,18 @@ fuzz_target!(|input: Input| {
         if let Some(codes) = &config.error_status_codes {
             assert!(codes.iter().all(|c| (100..=599).contains(c)));
         }
+        // The host goes into a Host header (`host:port`): an IPv6 literal only in brackets.
+        let host = &config.app_host;
+        let bracketed =
+            host.starts_with('[') && host.ends_with(']') && host.matches(['[', ']']).count() == 2;
+        assert!(
+            if host.contains(':') {
+                bracketed
+            } else {
+                !host.contains(['[', ']'])
+            },
+            "Host {host:?}"
+        );
         if let Some(base) = &config.remove_base_path {
             assert!(!base.is_empty() && !base.ends_with('/'));
         }
