@@ -70,3 +70,48 @@ bench: release $(UPSTREAM_BIN)
 ## bench-quick: the same in under a minute (fewer invocations and rounds)
 bench-quick: release $(UPSTREAM_BIN)
 	$(CARGO) run --release --example bench -- --ours $(RELEASE_BIN) --upstream $(UPSTREAM_BIN) --quick
+
+# --- fuzzing (tests/fuzz; nightly Rust + cargo-fuzz) -------------------------------------
+# `make fuzz` runs every target for FUZZ_SECONDS (default 60) each, one at a time;
+# `make fuzz-smoke` runs each for 10 s (CI). cargo-fuzz is installed from crates.io into
+# .cache/cargo-fuzz when it is not on PATH. A crash leaves its input in
+# tests/fuzz/artifacts/TARGET/ and fails the target. The adapter has no unsafe code, so the
+# default is no sanitizer (5x the executions); FUZZ_SANITIZER=address checks its dependencies.
+FUZZ_TARGETS := event_bytes event_structured response_encoding parsers app_response
+FUZZ_SECONDS ?= 60
+FUZZ_SANITIZER ?= none
+FUZZ_PATH = PATH="$(CURDIR)/.cache/cargo-fuzz/bin:$$PATH"
+
+.PHONY: fuzz fuzz-smoke fuzz-tool
+## fuzz-tool: cargo-fuzz into .cache/cargo-fuzz unless on PATH (needs the nightly toolchain)
+fuzz-tool:
+	@$(FUZZ_PATH) cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked --root .cache/cargo-fuzz
+	@rustup toolchain list | grep -q '^nightly' || { echo "fuzzing needs the nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
+
+## fuzz: every fuzz target for FUZZ_SECONDS (60) each, one at a time
+fuzz: fuzz-tool
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p tests/fuzz/corpus/$$t; \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  $(FUZZ_PATH) cargo +nightly fuzz run -s $(FUZZ_SANITIZER) --fuzz-dir tests/fuzz $$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
+
+## fuzz-smoke: every fuzz target for 10 s (CI)
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+# --- fault soak (examples/soak.rs; loopback only, bounded) ---------------------------------
+SOAK_INVOCATIONS ?= 100000
+
+.PHONY: soak soak-smoke
+## soak: the release adapter (the static binary) under app kills, resets, garbage, slow answers and Runtime API
+## faults, SOAK_INVOCATIONS (100000) per phase, one worker then 16; fails on any lost
+## invocation, wrong answer, adapter exit or memory growth
+soak: release
+	$(CARGO) build --release --example soak
+	SOAK_INVOCATIONS=$(SOAK_INVOCATIONS) target/release/examples/soak $(RELEASE_BIN)
+
+## soak-smoke: the soak with 5000 invocations per phase (CI)
+soak-smoke:
+	@$(MAKE) --no-print-directory soak SOAK_INVOCATIONS=5000

@@ -166,6 +166,13 @@ impl Config {
             "HOST"
         };
         let app_addr = resolve_host(host_var, &app_host, port)?;
+        // `app_host` becomes the Host header's host (`host:port`) when the event has none: an
+        // IPv6 literal must be bracketed there (`[::1]:8080`, not `::1:8080`), an IPv4 one not.
+        let app_host = match app_addr.ip() {
+            _ if app_host.eq_ignore_ascii_case("localhost") => app_host,
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        };
 
         let readiness_port =
             match env.with_fallback("AWS_LWA_READINESS_CHECK_PORT", "READINESS_CHECK_PORT", true) {

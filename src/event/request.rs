@@ -462,11 +462,13 @@ impl Headers {
                 self.set("x-amzn-trace-id", trace.clone());
             }
         }
-        self.list
-            .push(("x-amzn-request-context".into(), request_context.to_string()));
+        self.list.push((
+            "x-amzn-request-context".into(),
+            header_safe_json(request_context.to_string()),
+        ));
         self.list.push((
             "x-amzn-lambda-context".into(),
-            invocation.lambda_context_json(&config.function),
+            header_safe_json(invocation.lambda_context_json(&config.function)),
         ));
         if let Some(tenant) = &invocation.tenant_id {
             if is_valid_value(tenant) {
@@ -496,6 +498,17 @@ impl Headers {
             self.list.push(("host".into(), host));
         }
         self.list
+    }
+}
+
+/// JSON carried in a header value. DEL may stand raw inside a JSON string, but HTTP forbids
+/// it in a field value (DECISIONS 9), so it is written as `\u007f`: the same JSON, safe bytes.
+/// (JSON allows no other raw control byte, and DEL cannot appear outside a string.)
+fn header_safe_json(json: String) -> String {
+    if json.contains('\u{7f}') {
+        json.replace('\u{7f}', "\\u007f")
+    } else {
+        json
     }
 }
 
