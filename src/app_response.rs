@@ -35,10 +35,6 @@ impl ResponseHead {
         self.headers.iter().any(|(n, _)| n == name)
     }
 
-    pub fn remove_header(&mut self, name: &str) {
-        self.headers.retain(|(n, _)| n != name);
-    }
-
     /// Removes `name` the way upstream's header map does: the name's slot (in order of first
     /// appearance) is filled by the last name. Header maps are grouped by name anyway, so this
     /// only reorders the response JSON's keys, and keeps them identical to upstream's.
