@@ -424,7 +424,7 @@ fn parse_readiness_path(var: &str, value: String) -> Result<String, ConfigError>
             "expected a path without spaces, control characters or '#'",
         ));
     }
-    Ok(value)
+    Ok(encode_non_ascii(&value))
 }
 
 fn parse_pass_through_path(value: &str) -> Result<String, ConfigError> {
@@ -438,11 +438,26 @@ fn parse_pass_through_path(value: &str) -> Result<String, ConfigError> {
             "expected a path without spaces, control characters, '?' or '#'",
         ));
     }
-    Ok(if value.starts_with('/') {
-        value.to_string()
+    let path = encode_non_ascii(value);
+    Ok(if path.starts_with('/') {
+        path
     } else {
-        format!("/{value}")
+        format!("/{path}")
     })
+}
+
+/// Percent-encodes non-ASCII bytes, as upstream's URL handling does, so a configured path
+/// goes into the request line as ASCII.
+fn encode_non_ascii(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for &b in path.as_bytes() {
+        if b.is_ascii() {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Parses `500,502-504, 422` into `[500, 502, 503, 504, 422]`, keeping order. Unlike
@@ -675,6 +690,17 @@ mod tests {
                 .iter()
                 .any(|w| w.contains("Compression is not supported"))
         );
+    }
+
+    #[test]
+    fn configured_paths_are_sent_as_ascii() {
+        let c = config(&[
+            ("AWS_LWA_PASS_THROUGH_PATH", "événements"),
+            ("AWS_LWA_READINESS_CHECK_PATH", "/santé"),
+        ])
+        .unwrap();
+        assert_eq!(c.pass_through_path, "/%C3%A9v%C3%A9nements");
+        assert_eq!(c.readiness_path, "/sant%C3%A9");
     }
 
     #[test]

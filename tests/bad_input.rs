@@ -486,6 +486,19 @@ impl Adapter {
     fn log(&self) -> String {
         self.output.lock().unwrap().clone()
     }
+
+    /// The log once it contains every one of `needles` (its output is read by another thread,
+    /// so a line written just now may not be captured yet); the log as it is after 5 s.
+    fn log_with(&self, needles: &[&str]) -> String {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if needles.iter().all(|n| log.contains(n)) || Instant::now() > until {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Adapter {
@@ -628,7 +641,8 @@ fn invalid_base64_body_is_a_400() {
         "a malformed event never reaches the app"
     );
     assert!(
-        case.adapter.log().contains("WARN") && case.adapter.log().contains("req-1"),
+        case.adapter.log_with(&["WARN", "req-1"]).contains("WARN")
+            && case.adapter.log().contains("req-1"),
         "one WARN line with the request id"
     );
     case.assert_next_served();
@@ -759,7 +773,9 @@ fn next_without_deadline_or_with_a_past_deadline_is_served() {
         ("response", &json!(200)),
         "{body}"
     );
-    let log = case.adapter.log();
+    let log = case
+        .adapter
+        .log_with(&["Lambda-Runtime-Deadline-Ms is missing", "already past"]);
     assert!(
         log.contains("Lambda-Runtime-Deadline-Ms is missing"),
         "{log}"
@@ -793,7 +809,7 @@ fn next_without_request_id_is_logged_and_skipped() {
     case.assert_next_served();
     assert!(
         case.adapter
-            .log()
+            .log_with(&["without Lambda-Runtime-Aws-Request-Id"])
             .contains("without Lambda-Runtime-Aws-Request-Id"),
         "{}",
         case.adapter.log()
@@ -851,7 +867,9 @@ fn invalid_client_context_and_cognito_json_become_null() {
     assert_eq!(context["client_context"], Value::Null);
     assert_eq!(context["identity"], Value::Null);
     assert!(
-        case.adapter.log().contains("not valid JSON"),
+        case.adapter
+            .log_with(&["not valid JSON"])
+            .contains("not valid JSON"),
         "{}",
         case.adapter.log()
     );
@@ -1027,7 +1045,7 @@ fn response_over_6_mb_is_a_502_naming_the_limit() {
     let text = body["body"].as_str().unwrap_or_default();
     assert!(text.contains("6291456") && text.contains("bytes"), "{text}");
     assert!(
-        case.adapter.log().contains("ERROR"),
+        case.adapter.log_with(&["ERROR"]).contains("ERROR"),
         "one ERROR line: {}",
         case.adapter.log()
     );
@@ -1223,7 +1241,9 @@ fn runtime_api_hiccups_are_retried() {
     });
     case.assert_next_served();
     assert!(
-        case.adapter.log().contains("Error polling /next"),
+        case.adapter
+            .log_with(&["Error polling /next"])
+            .contains("Error polling /next"),
         "{}",
         case.adapter.log()
     );
@@ -1325,7 +1345,9 @@ fn failed_posts_are_retried_once_and_the_worker_goes_on() {
     }
     case.assert_next_served();
     assert_eq!(case.api.posts(), 0, "no second post for the answered ones");
-    let log = case.adapter.log();
+    let log = case
+        .adapter
+        .log_with(&["retrying once", "status=500", "timeout"]);
     assert!(
         log.contains("retrying once") && log.contains("status=500") && log.contains("timeout"),
         "{log}"

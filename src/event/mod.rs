@@ -13,7 +13,7 @@ pub mod request;
 pub mod response;
 pub mod rest_v1;
 
-use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::app_client::AppRequest;
@@ -43,24 +43,52 @@ pub enum Rejected {
     NotJson(String),
 }
 
-/// The shape markers of the HTTP sources. Every field is optional and untyped so that
-/// detection itself never fails on a well-formed JSON object.
-#[derive(Deserialize)]
-struct Shape<'a> {
-    #[serde(rename = "httpMethod", default, borrow)]
-    http_method: Option<&'a RawValue>,
-    #[serde(rename = "requestContext", default, borrow)]
-    request_context: Option<&'a RawValue>,
+/// The raw values of `keys` in a JSON object. Every other key, and a key given twice (the
+/// last one counts), is tolerated, so detection never fails on a well-formed object: a
+/// malformed or duplicated field is left for the source's own parse to answer with a 400.
+fn pick<'a>(json: &'a str, keys: &'static [&'static str]) -> Option<Vec<Option<&'a RawValue>>> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let picked = Pick { keys }.deserialize(&mut deserializer).ok()?;
+    deserializer.end().ok()?;
+    Some(picked)
 }
 
-#[derive(Deserialize)]
-struct ContextShape<'a> {
-    #[serde(rename = "httpMethod", default, borrow)]
-    http_method: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    http: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    elb: Option<&'a RawValue>,
+struct Pick {
+    keys: &'static [&'static str],
+}
+
+impl<'de> DeserializeSeed<'de> for Pick {
+    type Value = Vec<Option<&'de RawValue>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Pick {
+    type Value = Vec<Option<&'de RawValue>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut picked = vec![None; self.keys.len()];
+        while let Some(key) = map.next_key::<String>()? {
+            match self
+                .keys
+                .iter()
+                .position(|k| *k == key)
+                .and_then(|i| picked.get_mut(i))
+            {
+                Some(slot) => *slot = Some(map.next_value::<&'de RawValue>()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(picked)
+    }
 }
 
 fn present(v: Option<&RawValue>) -> bool {
@@ -70,27 +98,26 @@ fn present(v: Option<&RawValue>) -> bool {
 /// Decides the source of `event`; `None` when it is not JSON at all. One pass over the
 /// event for any JSON object (the source's own parse is the second and last).
 pub fn detect(event: &str) -> Option<Source> {
-    let shape = match serde_json::from_str::<Shape>(event) {
-        Ok(shape) => shape,
+    let Some(top) = pick(event, &["httpMethod", "requestContext"]) else {
         // Not an object: an array, a string, a number... is still a pass-through event.
-        Err(_) => {
-            return serde_json::from_str::<serde::de::IgnoredAny>(event)
-                .ok()
-                .map(|_| Source::PassThrough);
-        }
+        return serde_json::from_str::<IgnoredAny>(event)
+            .ok()
+            .map(|_| Source::PassThrough);
     };
-    let context = shape
-        .request_context
-        .and_then(|raw| serde_json::from_str::<ContextShape>(raw.get()).ok());
-    let Some(context) = context else {
-        return Some(Source::PassThrough);
-    };
-    let has_method = present(shape.http_method);
-    Some(if has_method && present(context.http_method) {
+    let (http_method, request_context) = (
+        top.first().copied().flatten(),
+        top.get(1).copied().flatten(),
+    );
+    let context = request_context
+        .and_then(|raw| pick(raw.get(), &["httpMethod", "http", "elb"]))
+        .unwrap_or_default();
+    let marker = |i: usize| present(context.get(i).copied().flatten());
+    let has_method = present(http_method);
+    Some(if has_method && marker(0) {
         Source::RestV1
-    } else if present(context.http) {
+    } else if marker(1) {
         Source::HttpV2
-    } else if has_method && present(context.elb) {
+    } else if has_method && marker(2) {
         Source::Alb
     } else {
         Source::PassThrough
@@ -106,7 +133,7 @@ pub fn to_request(
     let text = std::str::from_utf8(event)
         .map_err(|e| Rejected::NotJson(format!("the event is not UTF-8 text: {e}")))?;
     let Some(source) = detect(text) else {
-        let why = serde_json::from_str::<serde::de::IgnoredAny>(text)
+        let why = serde_json::from_str::<IgnoredAny>(text)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -147,4 +174,39 @@ pub fn adapter_response(source: Source, status: u16, message: &str) -> Vec<u8> {
         close: false,
     };
     encode_response(source, &head, message.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_tolerates_other_and_duplicated_keys() {
+        let ctx = r#"{"http":{"method":"GET"}}"#;
+        assert_eq!(
+            detect(&format!(r#"{{"a":1,"requestContext":{ctx}}}"#)),
+            Some(Source::HttpV2)
+        );
+        // A duplicated marker still identifies the source; the source's own parse then
+        // answers 400 (DECISIONS 2) instead of the event silently passing through.
+        let dup = format!(r#"{{"requestContext":{ctx},"requestContext":{ctx}}}"#);
+        assert_eq!(detect(&dup), Some(Source::HttpV2));
+        let config = Config::from_lookup(|name| {
+            (name == "AWS_LAMBDA_RUNTIME_API").then(|| "127.0.0.1:9001".to_string())
+        })
+        .unwrap();
+        let invocation = Invocation::from_headers("rid".into(), |_| None, Vec::new());
+        match to_request(dup.as_bytes(), &config, &invocation) {
+            Err(Rejected::BadRequest {
+                source: Source::HttpV2,
+                message,
+            }) => {
+                assert!(message.contains("duplicate field"), "{message}")
+            }
+            other => panic!("expected a 400, got {other:?}"),
+        }
+        assert_eq!(detect("[1,2]"), Some(Source::PassThrough));
+        assert_eq!(detect(r#"{"requestContext":5}"#), Some(Source::PassThrough));
+        assert_eq!(detect("{"), None);
+    }
 }
