@@ -10,6 +10,11 @@ pub const MAX_RESPONSE_BYTES: usize = 6_291_456;
 /// True when the body goes to Lambda as text (upstream §4.2, with DECISIONS 11: content
 /// types compare case-insensitively and a body that is not UTF-8 is always base64).
 pub fn is_text(head: &ResponseHead, body: &[u8]) -> bool {
+    declared_text(head) && std::str::from_utf8(body).is_ok()
+}
+
+/// What the headers say: text unless encoded, typed as something else, and not marked text.
+fn declared_text(head: &ResponseHead) -> bool {
     if head.has_header("content-encoding") {
         return false;
     }
@@ -36,14 +41,20 @@ pub fn is_text(head: &ResponseHead, body: &[u8]) -> bool {
     let marked_text = head
         .header("x-lambda-http-content-encoding")
         .is_some_and(|v| v.eq_ignore_ascii_case("text"));
-    (declared_text || marked_text) && std::str::from_utf8(body).is_ok()
+    declared_text || marked_text
 }
 
 /// Appends `"body":...,"isBase64Encoded":...` for `body`.
 pub fn push_body(out: &mut Vec<u8>, head: &ResponseHead, body: &[u8]) {
     out.extend_from_slice(b"\"body\":");
-    match std::str::from_utf8(body) {
-        Ok(text) if is_text(head, body) => {
+    // UTF-8 is checked only for bodies the headers call text (a large body is scanned once).
+    let text = if declared_text(head) {
+        std::str::from_utf8(body).ok()
+    } else {
+        None
+    };
+    match text {
+        Some(text) => {
             json::push_str(out, text);
             out.extend_from_slice(b",\"isBase64Encoded\":false");
         }
