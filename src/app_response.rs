@@ -162,10 +162,41 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
     None
 }
 
-/// Parses a complete head.
+/// Parses a complete head. Most responses have a few headers: room for 64 on the stack,
+/// and a second, larger attempt only for the rare response with more.
 pub fn parse_head(raw: &[u8]) -> Result<ResponseHead, AppError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut slots);
+    let mut slots = [httparse::EMPTY_HEADER; 64];
+    match parse_head_with(raw, &mut slots) {
+        Err(Parse::TooManyHeaders) => {
+            let mut slots = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+            parse_head_with(raw, &mut slots).map_err(Parse::into_error)
+        }
+        other => other.map_err(Parse::into_error),
+    }
+}
+
+enum Parse {
+    TooManyHeaders,
+    Failed(AppError),
+}
+
+impl Parse {
+    fn into_error(self) -> AppError {
+        match self {
+            Parse::Failed(e) => e,
+            Parse::TooManyHeaders => AppError::new(
+                AppErrorKind::InvalidResponse,
+                format!("the app's response has more than {MAX_HEADERS} headers"),
+            ),
+        }
+    }
+}
+
+fn parse_head_with<'h>(
+    raw: &'h [u8],
+    slots: &mut [httparse::Header<'h>],
+) -> Result<ResponseHead, Parse> {
+    let mut response = httparse::Response::new(slots);
     let parsed = httparse::ParserConfig::default()
         .allow_obsolete_multiline_headers_in_responses(true)
         .allow_spaces_after_header_name_in_responses(true)
@@ -173,24 +204,25 @@ pub fn parse_head(raw: &[u8]) -> Result<ResponseHead, AppError> {
     match parsed {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => {
-            return Err(AppError::new(
+            return Err(Parse::Failed(AppError::new(
                 AppErrorKind::InvalidResponse,
                 "the app's response head is incomplete",
-            ));
+            )));
         }
+        Err(httparse::Error::TooManyHeaders) => return Err(Parse::TooManyHeaders),
         Err(e) => {
-            return Err(AppError::new(
+            return Err(Parse::Failed(AppError::new(
                 AppErrorKind::InvalidResponse,
                 format!("the app's response is not valid HTTP/1.1 ({e})"),
-            ));
+            )));
         }
     }
     let status = response.code.unwrap_or(0);
     if !(100..=999).contains(&status) {
-        return Err(AppError::new(
+        return Err(Parse::Failed(AppError::new(
             AppErrorKind::InvalidResponse,
             format!("the app answered status {status}"),
-        ));
+        )));
     }
     let mut close = response.version == Some(0);
     let mut headers = Vec::with_capacity(response.headers.len());
