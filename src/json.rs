@@ -53,6 +53,14 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Appends `v` as a JSON string, or `null`.
+pub fn push_opt(out: &mut Vec<u8>, v: Option<&str>) {
+    match v {
+        Some(v) => push_str(out, v),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
 /// Whether any of the 8 bytes in `word` is a control byte, `"` or `\\` (SWAR: a byte-wise
 /// "less than 0x20" and two "equals" tests on all eight lanes at once).
 fn needs_escape(word: u64) -> bool {

@@ -110,37 +110,37 @@ pub fn to_request(
 fn context_json(c: &Context) -> String {
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(b"{\"routeKey\":");
-    push_opt(&mut out, c.route_key.as_deref());
+    json::push_opt(&mut out, c.route_key.as_deref());
     out.extend_from_slice(b",\"accountId\":");
-    push_opt(&mut out, c.account_id.as_deref());
+    json::push_opt(&mut out, c.account_id.as_deref());
     out.extend_from_slice(b",\"stage\":");
-    push_opt(&mut out, c.stage.as_deref());
+    json::push_opt(&mut out, c.stage.as_deref());
     out.extend_from_slice(b",\"requestId\":");
-    push_opt(&mut out, c.request_id.as_deref());
+    json::push_opt(&mut out, c.request_id.as_deref());
     if let Some(authorizer) = c.authorizer.filter(|a| a.get() != "null") {
         out.extend_from_slice(b",\"authorizer\":");
         json::push_minified(&mut out, authorizer.get());
     }
     out.extend_from_slice(b",\"apiId\":");
-    push_opt(&mut out, c.api_id.as_deref());
+    json::push_opt(&mut out, c.api_id.as_deref());
     out.extend_from_slice(b",\"domainName\":");
-    push_opt(&mut out, c.domain_name.as_deref());
+    json::push_opt(&mut out, c.domain_name.as_deref());
     out.extend_from_slice(b",\"domainPrefix\":");
-    push_opt(&mut out, c.domain_prefix.as_deref());
+    json::push_opt(&mut out, c.domain_prefix.as_deref());
     out.extend_from_slice(b",\"time\":");
-    push_opt(&mut out, c.time.as_deref());
+    json::push_opt(&mut out, c.time.as_deref());
     out.extend_from_slice(b",\"timeEpoch\":");
     out.extend_from_slice(c.time_epoch.unwrap_or(0).to_string().as_bytes());
     out.extend_from_slice(b",\"http\":{\"method\":");
     json::push_str(&mut out, &c.http.method);
     out.extend_from_slice(b",\"path\":");
-    push_opt(&mut out, c.http.path.as_deref());
+    json::push_opt(&mut out, c.http.path.as_deref());
     out.extend_from_slice(b",\"protocol\":");
-    push_opt(&mut out, c.http.protocol.as_deref());
+    json::push_opt(&mut out, c.http.protocol.as_deref());
     out.extend_from_slice(b",\"sourceIp\":");
-    push_opt(&mut out, c.http.source_ip.as_deref());
+    json::push_opt(&mut out, c.http.source_ip.as_deref());
     out.extend_from_slice(b",\"userAgent\":");
-    push_opt(&mut out, c.http.user_agent.as_deref());
+    json::push_opt(&mut out, c.http.user_agent.as_deref());
     out.push(b'}');
     if let Some(authentication) = c.authentication.filter(|a| a.get() != "null") {
         out.extend_from_slice(b",\"authentication\":");
@@ -148,13 +148,6 @@ fn context_json(c: &Context) -> String {
     }
     out.push(b'}');
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn push_opt(out: &mut Vec<u8>, v: Option<&str>) {
-    match v {
-        Some(v) => json::push_str(out, v),
-        None => out.extend_from_slice(b"null"),
-    }
 }
 
 /// The v2 response JSON.

@@ -156,31 +156,31 @@ fn context_json(c: &Context) -> Result<String, String> {
     };
     let mut out = Vec::with_capacity(1024);
     out.extend_from_slice(b"{\"accountId\":");
-    push_opt(&mut out, c.account_id.as_deref());
+    json::push_opt(&mut out, c.account_id.as_deref());
     out.extend_from_slice(b",\"resourceId\":");
-    push_opt(&mut out, c.resource_id.as_deref());
+    json::push_opt(&mut out, c.resource_id.as_deref());
     if let Some(operation_name) = &c.operation_name {
         out.extend_from_slice(b",\"operationName\":");
         json::push_str(&mut out, operation_name);
     }
     out.extend_from_slice(b",\"stage\":");
-    push_opt(&mut out, c.stage.as_deref());
+    json::push_opt(&mut out, c.stage.as_deref());
     out.extend_from_slice(b",\"domainName\":");
-    push_opt(&mut out, c.domain_name.as_deref());
+    json::push_opt(&mut out, c.domain_name.as_deref());
     out.extend_from_slice(b",\"domainPrefix\":");
-    push_opt(&mut out, c.domain_prefix.as_deref());
+    json::push_opt(&mut out, c.domain_prefix.as_deref());
     out.extend_from_slice(b",\"requestId\":");
-    push_opt(&mut out, c.request_id.as_deref());
+    json::push_opt(&mut out, c.request_id.as_deref());
     out.extend_from_slice(b",\"protocol\":");
-    push_opt(&mut out, c.protocol.as_deref());
+    json::push_opt(&mut out, c.protocol.as_deref());
     push_identity(
         &mut out,
         c.identity.as_ref().unwrap_or(&Identity::default()),
     );
     out.extend_from_slice(b",\"resourcePath\":");
-    push_opt(&mut out, c.resource_path.as_deref());
+    json::push_opt(&mut out, c.resource_path.as_deref());
     out.extend_from_slice(b",\"path\":");
-    push_opt(&mut out, c.path.as_deref());
+    json::push_opt(&mut out, c.path.as_deref());
     if let Some(authorizer) = authorizer {
         out.extend_from_slice(b",\"authorizer\":");
         json::push_minified(&mut out, authorizer);
@@ -188,11 +188,11 @@ fn context_json(c: &Context) -> Result<String, String> {
     out.extend_from_slice(b",\"httpMethod\":");
     json::push_str(&mut out, &http_method);
     out.extend_from_slice(b",\"requestTime\":");
-    push_opt(&mut out, c.request_time.as_deref());
+    json::push_opt(&mut out, c.request_time.as_deref());
     out.extend_from_slice(b",\"requestTimeEpoch\":");
     out.extend_from_slice(c.request_time_epoch.unwrap_or(0).to_string().as_bytes());
     out.extend_from_slice(b",\"apiId\":");
-    push_opt(&mut out, c.api_id.as_deref());
+    json::push_opt(&mut out, c.api_id.as_deref());
     out.push(b'}');
     // Built only from `&str` pieces and JSON text, so always UTF-8.
     Ok(String::from_utf8_lossy(&out).into_owned())
@@ -225,16 +225,9 @@ fn push_identity(out: &mut Vec<u8>, id: &Identity) {
     ];
     for (key, value) in fields {
         out.extend_from_slice(key);
-        push_opt(out, value.as_deref());
+        json::push_opt(out, value.as_deref());
     }
     out.push(b'}');
-}
-
-fn push_opt(out: &mut Vec<u8>, v: Option<&str>) {
-    match v {
-        Some(v) => json::push_str(out, v),
-        None => out.extend_from_slice(b"null"),
-    }
 }
 
 /// The REST v1 response JSON: every header in `multiValueHeaders` (all values, first-seen
