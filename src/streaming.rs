@@ -91,12 +91,32 @@ pub fn stream(
     exchange: &mut AppExchange<'_>,
     app_deadline: Instant,
 ) -> Reply {
+    stream_reusing(runtime, invocation, exchange, app_deadline, &mut None)
+}
+
+/// [`stream`] on `kept`, the worker's connection from its previous streamed response when
+/// the Runtime API kept it open (checked before use); a usable connection is left there
+/// for the next one.
+pub fn stream_reusing(
+    runtime: &RuntimeClient,
+    invocation: &Invocation,
+    exchange: &mut AppExchange<'_>,
+    app_deadline: Instant,
+    kept: &mut Option<RuntimeConn>,
+) -> Reply {
     let hard_deadline = Instant::now() + invocation.remaining();
     let endpoint = runtime.endpoint();
     let authority = &endpoint.authority;
-    let mut conn = match RuntimeConn::connect(endpoint, hard_deadline) {
-        Ok(conn) => conn,
-        Err(e) => return stream_failed(&e),
+    let reused = kept.take().filter(RuntimeConn::still_open);
+    let mut conn = match reused {
+        Some(mut conn) => {
+            conn.deadline = hard_deadline;
+            conn
+        }
+        None => match RuntimeConn::connect(endpoint, hard_deadline) {
+            Ok(conn) => conn,
+            Err(e) => return stream_failed(&e),
+        },
     };
     let first_write = request_head(
         &runtime.invocation_path(&invocation.request_id, "response"),
@@ -147,7 +167,9 @@ pub fn stream(
                     "{error_type}: {message}; the streamed response ends with error trailers"
                 );
             }
-            conn.check_answer(hard_deadline);
+            if conn.check_answer(hard_deadline) {
+                *kept = Some(conn);
+            }
             Reply::Streamed
         }
         Err(e) if e.sent_nothing => stream_failed(&e),
@@ -411,19 +433,37 @@ impl RuntimeConn {
     }
 
     /// Reads the Runtime API's answer to the completed post and logs a rejection; the
-    /// invocation has been answered either way.
-    fn check_answer(&mut self, hard_deadline: Instant) {
+    /// invocation has been answered either way. True when the connection can carry the
+    /// next streamed response (a 2xx answer read exactly, not closing).
+    fn check_answer(&mut self, hard_deadline: Instant) -> bool {
         self.deadline = hard_deadline.min(Instant::now() + ANSWER_WAIT);
         match read_answer(self) {
-            Ok((status, _)) if (200..300).contains(&status) => {}
-            Ok((status, body)) => {
+            Ok(answer) if (200..300).contains(&answer.status) => answer.keep_alive,
+            Ok(answer) => {
                 log::error!(
-                    "the Runtime API rejected the streamed response with status {status}: {}",
-                    body.trim()
+                    "the Runtime API rejected the streamed response with status {}: {}",
+                    answer.status,
+                    answer.body.trim()
                 );
+                false
             }
-            Err(e) => log::warn!("no answer from the Runtime API to the streamed response: {e}"),
+            Err(e) => {
+                log::warn!("no answer from the Runtime API to the streamed response: {e}");
+                false
+            }
         }
+    }
+
+    /// Whether a kept connection is still open: the Runtime API has neither closed it nor
+    /// sent anything unasked since its last answer.
+    fn still_open(&self) -> bool {
+        if self.stream.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        let open =
+            matches!(self.stream.peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+        self.stream.set_nonblocking(false).is_ok() && open
     }
 
     fn time_left(&self) -> io::Result<Duration> {
@@ -461,8 +501,16 @@ impl Read for RuntimeConn {
     }
 }
 
-/// The status and (start of the) body of an HTTP response.
-fn read_answer(conn: &mut impl Read) -> io::Result<(u16, String)> {
+/// The Runtime API's answer to a streamed post.
+struct Answer {
+    status: u16,
+    body: String,
+    /// The answer was read to its exact end and the connection stays open.
+    keep_alive: bool,
+}
+
+/// Reads the answer: its head, then a `content-length` body (kept short).
+fn read_answer(conn: &mut impl Read) -> io::Result<Answer> {
     let mut raw = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     loop {
@@ -479,8 +527,35 @@ fn read_answer(conn: &mut impl Read) -> io::Result<(u16, String)> {
         match response.parse(&raw) {
             Ok(httparse::Status::Complete(len)) => {
                 let status = response.code.unwrap_or(0);
-                let body = String::from_utf8_lossy(raw.get(len..).unwrap_or_default()).into_owned();
-                return Ok((status, body));
+                let header = |name: &str| {
+                    response
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
+                };
+                let closing = response.version == Some(0)
+                    || header("connection").is_some_and(|v| v.contains("close"));
+                let length = header("content-length").and_then(|v| v.parse::<usize>().ok());
+                let mut body = raw.get(len..).unwrap_or_default().to_vec();
+                let exact = match length {
+                    Some(length) if length <= 16 * 1024 => {
+                        while body.len() < length {
+                            let n = conn.read(&mut buf)?;
+                            if n == 0 {
+                                break;
+                            }
+                            body.extend_from_slice(buf.get(..n).unwrap_or_default());
+                        }
+                        body.len() == length
+                    }
+                    _ => false,
+                };
+                return Ok(Answer {
+                    status,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                    keep_alive: exact && !closing,
+                });
             }
             Ok(httparse::Status::Partial) if raw.len() < 16 * 1024 => continue,
             Ok(httparse::Status::Partial) => {

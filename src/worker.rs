@@ -16,7 +16,7 @@ use crate::invocation::Invocation;
 use crate::lambda_api::{ApiError, Next, RuntimeClient};
 use crate::logging;
 use crate::readiness::Readiness;
-use crate::streaming;
+use crate::streaming::{self, RuntimeConn};
 
 /// Time kept back from the deadline to post the answer before Lambda stops the invocation.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
@@ -75,6 +75,8 @@ pub struct Worker<'a> {
     readiness: Readiness,
     /// False until the app has passed a readiness check (async init may start without).
     app_ready: bool,
+    /// The connection that carried the last streamed response, if the Runtime API kept it.
+    stream_conn: Option<RuntimeConn>,
 }
 
 impl<'a> Worker<'a> {
@@ -89,6 +91,7 @@ impl<'a> Worker<'a> {
             ),
             readiness: Readiness::new(config),
             app_ready,
+            stream_conn: None,
         }
     }
 
@@ -174,7 +177,13 @@ impl<'a> Worker<'a> {
 
         // App response → Lambda.
         if config.invoke_mode == InvokeMode::ResponseStream {
-            return streaming::stream(&self.runtime, invocation, &mut exchange, deadline);
+            return streaming::stream_reusing(
+                &self.runtime,
+                invocation,
+                &mut exchange,
+                deadline,
+                &mut self.stream_conn,
+            );
         }
         let mut body = Vec::new();
         if let Err(e) = exchange.read_body(&mut body, MAX_BUFFERED_BODY) {
