@@ -64,7 +64,12 @@ impl std::fmt::Display for ApiError {
 /// An agent whose every phase after connecting (send request, send body, receive response,
 /// receive body) is bounded by `timeout`. Phase timeouts rather than ureq's global one: with a
 /// global timeout ureq resolves the address on a new thread per call.
-fn agent(timeout: Option<Duration>) -> Agent {
+/// Buffer size of the Runtime API agents: events and responses of any size pass through.
+const RUNTIME_BUFFER: usize = 32 * 1024;
+/// Buffer size of the Extensions API agents: their messages are a few hundred bytes.
+const EXTENSION_BUFFER: usize = 4 * 1024;
+
+fn agent(timeout: Option<Duration>, buffer: usize) -> Agent {
     let config = Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(USER_AGENT)
@@ -77,8 +82,8 @@ fn agent(timeout: Option<Duration>) -> Agent {
         .max_idle_connections_per_host(2)
         // ureq's default buffers are 128 KiB each way; with one agent per worker (up to 64 on
         // Managed Instances) smaller ones keep memory flat without costing throughput.
-        .input_buffer_size(32 * 1024)
-        .output_buffer_size(32 * 1024)
+        .input_buffer_size(buffer)
+        .output_buffer_size(buffer)
         .build();
     Agent::with_parts(config, DefaultConnector::new(), LiteralResolver)
 }
@@ -120,7 +125,7 @@ impl ExtensionClient {
     pub fn new(endpoint: ApiEndpoint) -> ExtensionClient {
         ExtensionClient {
             endpoint,
-            agent: agent(Some(Duration::from_secs(10))),
+            agent: agent(Some(Duration::from_secs(10)), EXTENSION_BUFFER),
         }
     }
 
@@ -152,7 +157,7 @@ impl ExtensionClient {
     /// events subscribed this normally blocks until the environment shuts down.
     pub fn next_event(&self, id: &str) -> Result<u16, ApiError> {
         let url = self.endpoint.url("/2020-01-01/extension/event/next");
-        let agent = agent(None);
+        let agent = agent(None, EXTENSION_BUFFER);
         let response = agent
             .get(&url)
             .header("Lambda-Extension-Identifier", id)
@@ -206,7 +211,7 @@ impl RuntimeClient {
     pub fn new(endpoint: ApiEndpoint) -> RuntimeClient {
         RuntimeClient {
             endpoint,
-            agent: agent(None),
+            agent: agent(None, RUNTIME_BUFFER),
         }
     }
 
