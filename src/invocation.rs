@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::FunctionEnv;
+use crate::json;
 
 /// How long an invocation may run when the Runtime API gave no usable deadline: Lambda's
 /// longest function timeout.
@@ -111,53 +112,43 @@ impl Invocation {
 
     /// The `x-amzn-lambda-context` header value: upstream's serialised Context, field for field.
     pub fn lambda_context_json(&self, function: &FunctionEnv) -> String {
-        let mut out = String::with_capacity(384);
-        out.push_str("{\"request_id\":");
-        push_json_str(&mut out, &self.request_id);
-        out.push_str(",\"deadline\":");
-        out.push_str(&self.deadline_ms.to_string());
-        out.push_str(",\"invoked_function_arn\":");
-        push_json_str(&mut out, &self.invoked_function_arn);
-        out.push_str(",\"xray_trace_id\":");
-        push_opt_str(&mut out, self.trace_id.as_deref());
-        out.push_str(",\"client_context\":");
+        let mut out = Vec::with_capacity(384);
+        out.extend_from_slice(b"{\"request_id\":");
+        json::push_str(&mut out, &self.request_id);
+        out.extend_from_slice(b",\"deadline\":");
+        out.extend_from_slice(self.deadline_ms.to_string().as_bytes());
+        out.extend_from_slice(b",\"invoked_function_arn\":");
+        json::push_str(&mut out, &self.invoked_function_arn);
+        out.extend_from_slice(b",\"xray_trace_id\":");
+        json::push_opt(&mut out, self.trace_id.as_deref());
+        out.extend_from_slice(b",\"client_context\":");
         push_value(&mut out, self.client_context.as_ref());
-        out.push_str(",\"identity\":");
+        out.extend_from_slice(b",\"identity\":");
         push_value(&mut out, self.identity.as_ref());
-        out.push_str(",\"tenant_id\":");
-        push_opt_str(&mut out, self.tenant_id.as_deref());
-        out.push_str(",\"env_config\":{\"function_name\":");
-        push_json_str(&mut out, &function.function_name);
-        out.push_str(",\"memory\":");
-        out.push_str(&function.memory.to_string());
-        out.push_str(",\"version\":");
-        push_json_str(&mut out, &function.version);
-        out.push_str(",\"log_stream\":");
-        push_json_str(&mut out, &function.log_stream);
-        out.push_str(",\"log_group\":");
-        push_json_str(&mut out, &function.log_group);
-        out.push_str("}}");
-        out
+        out.extend_from_slice(b",\"tenant_id\":");
+        json::push_opt(&mut out, self.tenant_id.as_deref());
+        out.extend_from_slice(b",\"env_config\":{\"function_name\":");
+        json::push_str(&mut out, &function.function_name);
+        out.extend_from_slice(b",\"memory\":");
+        out.extend_from_slice(function.memory.to_string().as_bytes());
+        out.extend_from_slice(b",\"version\":");
+        json::push_str(&mut out, &function.version);
+        out.extend_from_slice(b",\"log_stream\":");
+        json::push_str(&mut out, &function.log_stream);
+        out.extend_from_slice(b",\"log_group\":");
+        json::push_str(&mut out, &function.log_group);
+        out.extend_from_slice(b"}}");
+        // Only UTF-8 strings and JSON punctuation went in, so this never replaces anything.
+        String::from_utf8_lossy(&out).into_owned()
     }
 }
 
-fn push_json_str(out: &mut String, s: &str) {
-    let mut buf = Vec::with_capacity(s.len() + 2);
-    crate::json::push_str(&mut buf, s);
-    out.push_str(&String::from_utf8_lossy(&buf));
-}
-
-fn push_opt_str(out: &mut String, s: Option<&str>) {
-    match s {
-        Some(s) => push_json_str(out, s),
-        None => out.push_str("null"),
-    }
-}
-
-fn push_value(out: &mut String, v: Option<&serde_json::Value>) {
+fn push_value(out: &mut Vec<u8>, v: Option<&serde_json::Value>) {
     match v {
-        Some(v) => out.push_str(&v.to_string()),
-        None => out.push_str("null"),
+        Some(v) => {
+            let _ = serde_json::to_writer(&mut *out, v);
+        }
+        None => out.extend_from_slice(b"null"),
     }
 }
 
