@@ -3,8 +3,9 @@
 //!
 //! It starts its own fast app and its own fast Runtime + Extensions API on loopback, spawns an
 //! adapter binary, hands out events on `/next` and times each invocation from hand-out to the
-//! complete `/response`. Every response is validated (status, body length and checksum after
-//! base64/gzip/br decoding), so a fast wrong answer scores nothing.
+//! complete `/response` (streamed responses: also to the first body byte). Every response is
+//! validated (status, and the body compared byte for byte with the app's after base64, gzip or
+//! br decoding), so a fast wrong answer scores nothing.
 //!
 //! ```text
 //! cargo run --release --example bench -- --ours target/release/lambda-adapter \
@@ -200,12 +201,18 @@ fn read_body(
                     }
                 }
             }
-            let start = body.len();
-            body.resize(start + size, 0);
-            reader
-                .read_exact(&mut body[start..])
-                .map_err(|e| e.to_string())?;
-            on_data(&body[start..]);
+            // Read as it arrives (not the whole chunk first), so the time to first byte is
+            // when the first body byte arrives.
+            let mut at = body.len();
+            body.resize(at + size, 0);
+            while at < body.len() {
+                let n = reader.read(&mut body[at..]).map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("connection closed inside a chunk".into());
+                }
+                on_data(&body[at..at + n]);
+                at += n;
+            }
             let mut crlf = [0u8; 2];
             reader.read_exact(&mut crlf).map_err(|e| e.to_string())?;
         }
@@ -480,12 +487,6 @@ fn event(
     .into_bytes()
 }
 
-fn checksum(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    })
-}
-
 /// Checks a posted buffered response (or a streamed one) against the expected app body.
 fn validate(done: &Done, expected: &[u8], streaming: bool) -> Result<()> {
     if done.error {
@@ -544,7 +545,7 @@ fn validate(done: &Done, expected: &[u8], streaming: bool) -> Result<()> {
             _ => raw,
         }
     };
-    if body.len() != expected.len() || checksum(&body) != checksum(expected) {
+    if body != expected {
         return Err(format!(
             "body mismatch: {} bytes, expected {}",
             body.len(),
@@ -832,7 +833,7 @@ fn direct_client(app_port: u16, scenario: &Scenario, expected: &[u8], n: usize) 
         if i == 0 {
             continue; // warm-up
         }
-        if status != "200" || checksum(&body) != checksum(expected) {
+        if status != "200" || body != expected {
             stats.failures += 1;
             stats.last_failure = format!("direct: status {status}, {} bytes", body.len());
         }

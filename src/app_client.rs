@@ -8,11 +8,12 @@
 //! is retried once on a fresh one (DECISIONS 19): the app may have closed an idle connection
 //! while the execution environment was frozen.
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::app_response::{self, BodyReader, ResponseHead};
+use crate::deadline_stream::DeadlineStream;
 
 /// What to send to the app. Built by the event conversion; header names are lowercase and
 /// no name or value contains a byte HTTP forbids.
@@ -183,7 +184,7 @@ impl AppClient {
                 false,
             ));
         };
-        conn.reader.get_mut().deadline = deadline;
+        conn.reader.get_mut().set_deadline(deadline);
         if let Err(e) = conn.reader.get_mut().write_all(wire) {
             self.conn = None;
             return Err((
@@ -223,7 +224,10 @@ impl AppClient {
         // Requests and responses are written whole; Nagle would only add latency.
         let _ = stream.set_nodelay(true);
         Ok(Connection {
-            reader: BufReader::with_capacity(32 * 1024, DeadlineStream { stream, deadline }),
+            reader: BufReader::with_capacity(
+                32 * 1024,
+                DeadlineStream::new(stream, deadline, "the app"),
+            ),
             served: 0,
         })
     }
@@ -264,6 +268,29 @@ impl AppExchange<'_> {
                 .conn_slot
                 .as_ref()
                 .is_none_or(|conn| !conn.reader.buffer().is_empty())
+    }
+
+    /// Waits at most `wait` for the next piece of the body, so the caller can tell an app
+    /// that sends its body right behind its head from one that holds it back. True when a
+    /// piece (or the body's end, or a failure) can be read now.
+    pub fn wait_for_body(&mut self, wait: Duration) -> bool {
+        if self.body_ready() {
+            return true;
+        }
+        let Some(conn) = self.conn_slot.as_mut() else {
+            return true;
+        };
+        let deadline = conn.reader.get_ref().deadline();
+        conn.reader
+            .get_mut()
+            .set_deadline(deadline.min(Instant::now() + wait));
+        // Buffers what arrives without consuming it; a timeout leaves the reader as it was.
+        let ready = match conn.reader.fill_buf() {
+            Ok(_) => true,
+            Err(e) => e.kind() != io::ErrorKind::TimedOut,
+        };
+        conn.reader.get_mut().set_deadline(deadline);
+        ready
     }
 
     /// Reads the whole body into `buf` (at most `max` bytes; more is an error).
@@ -317,57 +344,5 @@ impl Drop for AppExchange<'_> {
         if !self.body.is_done() {
             *self.conn_slot = None;
         }
-    }
-}
-
-/// A TCP stream whose every read and write is bounded by `deadline`.
-pub struct DeadlineStream {
-    pub stream: TcpStream,
-    pub deadline: Instant,
-}
-
-impl DeadlineStream {
-    fn arm(&self, write: bool) -> io::Result<()> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the invocation deadline passed",
-            ));
-        }
-        if write {
-            self.stream.set_write_timeout(Some(left))
-        } else {
-            self.stream.set_read_timeout(Some(left))
-        }
-    }
-}
-
-impl Read for DeadlineStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.arm(false)?;
-        self.stream.read(buf).map_err(timeout_kind)
-    }
-}
-
-impl Write for DeadlineStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.arm(true)?;
-        self.stream.write(buf).map_err(timeout_kind)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A socket timeout surfaces as `WouldBlock` on Linux; name it for what it is.
-fn timeout_kind(e: io::Error) -> io::Error {
-    if e.kind() == io::ErrorKind::WouldBlock {
-        io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the app did not answer before the invocation deadline",
-        )
-    } else {
-        e
     }
 }

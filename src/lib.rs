@@ -8,13 +8,15 @@
 //! [`config`] (environment, once) → [`lambda_api`] (`next`) → [`invocation`] (context) →
 //! [`event`] (event → [`app_client::AppRequest`]) → [`app_client`] / [`app_response`] (the
 //! app) → [`compression`] / [`event`] (response JSON) or [`streaming`] → [`lambda_api`]
-//! (`response`/`error`). [`worker`] strings them together; [`readiness`] gates the start.
+//! (`response`/`error`). [`worker`] strings them together; [`readiness`] gates the start;
+//! [`deadline_stream`] bounds every socket wait by the invocation's deadline.
 #![forbid(unsafe_code)]
 
 pub mod app_client;
 pub mod app_response;
 pub mod compression;
 pub mod config;
+pub mod deadline_stream;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod event;

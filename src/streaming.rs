@@ -8,10 +8,12 @@
 //! (`Lambda-Runtime-Function-Error-Type` / `-Body`, DECISIONS 16), which the HTTP client
 //! cannot send.
 //!
-//! Two threads per streamed invocation: a scoped reader pulls the app's body and hands each
-//! piece through a small bounded channel to the worker thread, which writes it out. A slow
-//! Runtime API therefore slows the reading of the app instead of piling the body up in
-//! memory, and every wait ends at the invocation deadline.
+//! The worker thread writes the request head, the prelude and the first body bytes itself,
+//! as soon as the app has sent them, so nothing else stands between the app's first byte and
+//! Lambda's. Then a scoped reader thread pulls the rest of the app's body and hands each piece
+//! through a small bounded channel to the worker, which writes it out. A slow Runtime API
+//! therefore slows the reading of the app instead of piling the body up in memory, and every
+//! wait ends at the invocation deadline.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -24,6 +26,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use crate::app_client::{AppError, AppErrorKind, AppExchange};
 use crate::app_response::ResponseHead;
 use crate::config::ApiEndpoint;
+use crate::deadline_stream::DeadlineStream;
 use crate::event::response::grouped;
 use crate::invocation::Invocation;
 use crate::json;
@@ -110,7 +113,7 @@ pub fn stream_reusing(
     let reused = kept.take().filter(RuntimeConn::still_open);
     let mut conn = match reused {
         Some(mut conn) => {
-            conn.deadline = hard_deadline;
+            conn.stream.set_deadline(hard_deadline);
             conn
         }
         None => match RuntimeConn::connect(endpoint, hard_deadline) {
@@ -129,33 +132,35 @@ pub fn stream_reusing(
         prelude.len()
     );
 
-    // Body bytes that came with the head are taken right here: no hand-over to wait for.
-    let first = if exchange.body_ready() {
-        Some(next_piece(exchange))
-    } else {
-        None
-    };
-    let body_read = matches!(first, Some(Piece::End | Piece::Failed(_)));
-    let (tx, rx) = crossbeam_channel::bounded(CHANNEL_PIECES);
-    let result = std::thread::scope(|scope| {
-        if !body_read {
+    // The first bytes are read and sent on this thread, before the reader thread exists:
+    // starting a thread is then not on the path of the first byte.
+    let first = exchange
+        .wait_for_body(FIRST_BYTES_WAIT)
+        .then(|| next_piece(exchange));
+    let result = match write_first(&mut conn, first_write, prelude, first) {
+        Ok(Some(ending)) => Ok(ending),
+        Ok(None) => std::thread::scope(|scope| {
+            let (tx, rx) = crossbeam_channel::bounded(CHANNEL_PIECES);
             let spawned = std::thread::Builder::new()
                 .name("stream-reader".into())
                 .spawn_scoped(scope, move || read_app(exchange, tx));
-            if let Err(e) = spawned {
-                let message = format!("could not start the stream reader thread: {e}");
-                return Err(PostError {
-                    message,
-                    sent_nothing: true,
-                });
-            }
-        }
-        let rx = rx;
-        let result = relay(&mut conn, first_write, prelude, first, &rx, app_deadline);
-        // Dropped before the scope joins the reader, so a reader still sending gives up at once.
-        drop(rx);
-        result
-    });
+            let result = match spawned {
+                Ok(_) => relay(&mut conn, &rx, app_deadline),
+                Err(e) => end_stream(
+                    &mut conn,
+                    Ending::Failed {
+                        error_type: "Adapter.StreamFailed".into(),
+                        message: format!("could not start the stream reader thread: {e}"),
+                    },
+                ),
+            };
+            // Dropped before the scope joins the reader, so a reader still sending gives up
+            // at once.
+            drop(rx);
+            result
+        }),
+        Err(e) => Err(e),
+    };
     match result {
         Ok(ending) => {
             if let Ending::Failed {
@@ -291,69 +296,49 @@ pub fn prelude(head: &ResponseHead) -> Vec<u8> {
     out
 }
 
-/// The writer: `first_write` (the request head) and the prelude go out with the first body
-/// bytes (`first` if already read, else what the reader delivers within a few milliseconds),
-/// then every piece as soon as it arrives, pieces already waiting merged into one chunk; then
-/// the terminating chunk, with error trailers if the body failed.
-pub fn relay(
+/// The first write: `first_write` (the request head), the prelude and the first body bytes
+/// if the app has sent any, in one chunk; with the terminating chunk too when the body is
+/// already complete or failed. `Some(ending)` when the stream is complete.
+pub fn write_first(
     conn: &mut impl Write,
     first_write: Vec<u8>,
     prelude: Vec<u8>,
     first: Option<Piece>,
+) -> Result<Option<Ending>, PostError> {
+    let mut out = first_write;
+    let mut payload = prelude;
+    let ending = match first {
+        Some(Piece::Data(data)) => {
+            payload.extend_from_slice(&data);
+            None
+        }
+        Some(Piece::End) => Some(Ending::Complete),
+        Some(Piece::Failed(e)) => Some(ending_for(e)),
+        None => None,
+    };
+    push_chunk(&mut out, &payload);
+    if let Some(ending) = &ending {
+        push_last_chunk(&mut out, ending);
+    }
+    conn.write_all(&out).map_err(|e| PostError {
+        message: format!("streaming the response to the Runtime API failed: {e}"),
+        sent_nothing: true,
+    })?;
+    Ok(ending)
+}
+
+/// The writer, after the first write: every piece from the reader as soon as it arrives,
+/// pieces already waiting merged into one chunk; then the terminating chunk, with error
+/// trailers if the body failed.
+pub fn relay(
+    conn: &mut impl Write,
     rx: &Receiver<Piece>,
     app_deadline: Instant,
 ) -> Result<Ending, PostError> {
-    let mut out = first_write;
-    out.reserve(prelude.len() + 16);
-    let mut payload = prelude;
-    let mut sent_nothing = true;
-    let mut next = match first {
-        Some(piece) => Some(piece),
-        None => match rx.recv_timeout(FIRST_BYTES_WAIT) {
-            Ok(piece) => Some(piece),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => Some(reader_gone()),
-        },
-    };
+    let mut out = Vec::new();
+    let mut payload = Vec::new();
     loop {
-        let ending = loop {
-            match next.take() {
-                Some(Piece::Data(data)) => {
-                    payload.extend_from_slice(&data);
-                    if payload.len() < MAX_CHUNK {
-                        next = rx.try_recv().ok();
-                    }
-                    if next.is_none() {
-                        break None;
-                    }
-                }
-                Some(Piece::End) => break Some(Ending::Complete),
-                Some(Piece::Failed(e)) => {
-                    break Some(Ending::Failed {
-                        error_type: e.error_type().to_string(),
-                        message: e.message,
-                    });
-                }
-                None => break None,
-            }
-        };
-        push_chunk(&mut out, &payload);
-        payload.clear();
-        if let Some(ending) = &ending {
-            push_last_chunk(&mut out, ending);
-        }
-        if let Err(e) = conn.write_all(&out) {
-            return Err(PostError {
-                message: format!("streaming the response to the Runtime API failed: {e}"),
-                sent_nothing,
-            });
-        }
-        sent_nothing = false;
-        if let Some(ending) = ending {
-            return Ok(ending);
-        }
-        out.clear();
-        next = Some(match rx.recv_deadline(app_deadline) {
+        let mut next = Some(match rx.recv_deadline(app_deadline) {
             Ok(piece) => piece,
             Err(RecvTimeoutError::Timeout) => Piece::Failed(AppError::new(
                 AppErrorKind::Timeout,
@@ -361,6 +346,50 @@ pub fn relay(
             )),
             Err(RecvTimeoutError::Disconnected) => reader_gone(),
         });
+        let ending = loop {
+            match next.take() {
+                Some(Piece::Data(data)) => {
+                    payload.extend_from_slice(&data);
+                    if payload.len() < MAX_CHUNK {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                Some(Piece::End) => break Some(Ending::Complete),
+                Some(Piece::Failed(e)) => break Some(ending_for(e)),
+                None => break None,
+            }
+        };
+        out.clear();
+        push_chunk(&mut out, &payload);
+        payload.clear();
+        if let Some(ending) = &ending {
+            push_last_chunk(&mut out, ending);
+        }
+        conn.write_all(&out).map_err(|e| PostError {
+            message: format!("streaming the response to the Runtime API failed: {e}"),
+            sent_nothing: false,
+        })?;
+        if let Some(ending) = ending {
+            return Ok(ending);
+        }
+    }
+}
+
+/// Ends a stream that has started with `ending` (the terminating chunk alone).
+fn end_stream(conn: &mut impl Write, ending: Ending) -> Result<Ending, PostError> {
+    let mut out = Vec::new();
+    push_last_chunk(&mut out, &ending);
+    conn.write_all(&out).map_err(|e| PostError {
+        message: format!("ending the streamed response failed: {e}"),
+        sent_nothing: false,
+    })?;
+    Ok(ending)
+}
+
+fn ending_for(e: AppError) -> Ending {
+    Ending::Failed {
+        error_type: e.error_type().to_string(),
+        message: e.message,
     }
 }
 
@@ -408,8 +437,7 @@ pub fn push_last_chunk(out: &mut Vec<u8>, ending: &Ending) {
 /// bounded by the invocation deadline, so a stalled reader on Lambda's side cannot pin the
 /// worker.
 pub struct RuntimeConn {
-    stream: TcpStream,
-    deadline: Instant,
+    stream: DeadlineStream,
 }
 
 impl RuntimeConn {
@@ -429,15 +457,18 @@ impl RuntimeConn {
             .map_err(|e| failed(e.to_string()))?;
         // Each chunk is written whole; Nagle would only delay it.
         let _ = stream.set_nodelay(true);
-        Ok(RuntimeConn { stream, deadline })
+        Ok(RuntimeConn {
+            stream: DeadlineStream::new(stream, deadline, "the Runtime API"),
+        })
     }
 
     /// Reads the Runtime API's answer to the completed post and logs a rejection; the
     /// invocation has been answered either way. True when the connection can carry the
     /// next streamed response (a 2xx answer read exactly, not closing).
     fn check_answer(&mut self, hard_deadline: Instant) -> bool {
-        self.deadline = hard_deadline.min(Instant::now() + ANSWER_WAIT);
-        match read_answer(self) {
+        self.stream
+            .set_deadline(hard_deadline.min(Instant::now() + ANSWER_WAIT));
+        match read_answer(&mut self.stream) {
             Ok(answer) if (200..300).contains(&answer.status) => answer.keep_alive,
             Ok(answer) => {
                 log::error!(
@@ -457,47 +488,23 @@ impl RuntimeConn {
     /// Whether a kept connection is still open: the Runtime API has neither closed it nor
     /// sent anything unasked since its last answer.
     fn still_open(&self) -> bool {
-        if self.stream.set_nonblocking(true).is_err() {
+        let stream = &self.stream.stream;
+        if stream.set_nonblocking(true).is_err() {
             return false;
         }
         let mut probe = [0u8; 1];
         let open =
-            matches!(self.stream.peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-        self.stream.set_nonblocking(false).is_ok() && open
-    }
-
-    fn time_left(&self) -> io::Result<Duration> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the invocation deadline passed",
-            ));
-        }
-        Ok(left)
+            matches!(stream.peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+        stream.set_nonblocking(false).is_ok() && open
     }
 }
 
 impl Write for RuntimeConn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.set_write_timeout(Some(self.time_left()?))?;
-        self.stream.write(buf).map_err(|e| match e.kind() {
-            io::ErrorKind::WouldBlock => io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the Runtime API took no more data before the invocation deadline",
-            ),
-            _ => e,
-        })
+        self.stream.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-impl Read for RuntimeConn {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.set_read_timeout(Some(self.time_left()?))?;
-        self.stream.read(buf)
     }
 }
 

@@ -553,27 +553,40 @@ fn stalled_runtime_api_slows_the_app_and_frees_the_worker_at_the_deadline() {
 
 #[test]
 fn writer_framing_is_exact() {
-    // The writer on its own, fed a channel that already holds the whole body: request head,
-    // prelude, NULs and the first bytes in one chunk; later pieces merged while waiting.
-    let (tx, rx) = crossbeam_channel::bounded(8);
-    tx.send(Piece::Data(b"abc".to_vec())).unwrap();
-    tx.send(Piece::Data(b"def".to_vec())).unwrap();
-    tx.send(Piece::End).unwrap();
+    // The first write: request head, prelude, NULs and the first bytes in one chunk. Then
+    // the relay, fed a channel that already holds the rest: waiting pieces merged.
     let mut out = Vec::new();
-    let ending = streaming::relay(
+    let ending = streaming::write_first(
         &mut out,
         b"HEAD\r\n\r\n".to_vec(),
         b"{}\0\0\0\0\0\0\0\0".to_vec(),
-        None,
-        &rx,
-        far(),
+        Some(Piece::Data(b"abc".to_vec())),
     )
     .unwrap();
+    assert_eq!(ending, None, "the body goes on");
+    let (tx, rx) = crossbeam_channel::bounded(8);
+    tx.send(Piece::Data(b"def".to_vec())).unwrap();
+    tx.send(Piece::Data(b"gh".to_vec())).unwrap();
+    tx.send(Piece::End).unwrap();
+    let ending = streaming::relay(&mut out, &rx, far()).unwrap();
     assert_eq!(ending, Ending::Complete);
     assert_eq!(
         out,
-        b"HEAD\r\n\r\n10\r\n{}\0\0\0\0\0\0\0\0abcdef\r\n0\r\n\r\n"
+        b"HEAD\r\n\r\nD\r\n{}\0\0\0\0\0\0\0\0abc\r\n5\r\ndefgh\r\n0\r\n\r\n"
     );
+
+    // A body that is complete at the first write ends in that same write.
+    let mut out = Vec::new();
+    let ending =
+        streaming::write_first(&mut out, Vec::new(), b"P".to_vec(), Some(Piece::End)).unwrap();
+    assert_eq!(ending, Some(Ending::Complete));
+    assert_eq!(out, b"1\r\nP\r\n0\r\n\r\n");
+
+    // No body yet: the prelude goes out alone.
+    let mut out = Vec::new();
+    let ending = streaming::write_first(&mut out, Vec::new(), b"P".to_vec(), None).unwrap();
+    assert_eq!(ending, None);
+    assert_eq!(out, b"1\r\nP\r\n");
 
     let (tx, rx) = crossbeam_channel::bounded(8);
     tx.send(Piece::Data(b"abc".to_vec())).unwrap();
@@ -583,7 +596,7 @@ fn writer_framing_is_exact() {
     )))
     .unwrap();
     let mut out = Vec::new();
-    let ending = streaming::relay(&mut out, Vec::new(), b"P".to_vec(), None, &rx, far()).unwrap();
+    let ending = streaming::relay(&mut out, &rx, far()).unwrap();
     assert_eq!(
         ending,
         Ending::Failed {
@@ -596,46 +609,53 @@ fn writer_framing_is_exact() {
     assert_eq!(
         String::from_utf8(out).unwrap(),
         format!(
-            "4\r\nPabc\r\n0\r\nLambda-Runtime-Function-Error-Type: App.ConnectionClosed\r\n\
+            "3\r\nabc\r\n0\r\nLambda-Runtime-Function-Error-Type: App.ConnectionClosed\r\n\
              Lambda-Runtime-Function-Error-Body: {body}\r\n\r\n"
         )
     );
 }
 
 #[test]
-fn writer_sends_the_prelude_without_waiting_for_a_slow_body() {
-    // The app sent its head but holds its body: the status and headers go out on their own.
-    let (tx, rx) = crossbeam_channel::bounded(8);
-    let (sink_tx, sink_rx) = mpsc::channel::<Vec<u8>>();
-    struct Sink(mpsc::Sender<Vec<u8>>);
-    impl Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let _ = self.0.send(buf.to_vec());
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let writer = std::thread::spawn(move || {
-        streaming::relay(
-            &mut Sink(sink_tx),
-            Vec::new(),
-            b"P".to_vec(),
-            None,
-            &rx,
-            far(),
-        )
+fn the_prelude_does_not_wait_for_a_slow_body() {
+    // The app sends its head but holds its body until the Runtime API has seen the status
+    // and headers: they must go out on their own.
+    let (runtime, seen, capture) = capture_server();
+    let (go_on, go) = mpsc::channel::<()>();
+    let (app, app_thread) = app_server(move |mut s| {
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\n")
+            .unwrap();
+        let saw_prelude = go.recv_timeout(WAIT).is_ok();
+        s.write_all(b"late").unwrap();
+        assert!(saw_prelude, "the prelude was held back until the body came");
     });
-    let first = sink_rx
-        .recv_timeout(WAIT)
-        .expect("the prelude was written before any body arrived");
-    assert_eq!(first, b"1\r\nP\r\n");
-    tx.send(Piece::Data(b"late".to_vec())).unwrap();
-    tx.send(Piece::End).unwrap();
-    assert_eq!(writer.join().unwrap().unwrap(), Ending::Complete);
-    let rest: Vec<u8> = sink_rx.try_iter().flatten().collect();
-    assert_eq!(rest, b"4\r\nlate\r\n0\r\n\r\n");
+    let streaming = spawn_stream(app, runtime, Duration::from_secs(30));
+    let mut chunks = Vec::new();
+    let trailers = loop {
+        match seen
+            .recv_timeout(WAIT)
+            .expect("the capture server saw the whole post")
+        {
+            Seen::Head(_) => {}
+            Seen::Chunk(data) => {
+                if chunks.is_empty() {
+                    go_on.send(()).unwrap();
+                }
+                chunks.push(data);
+            }
+            Seen::Done { trailers, .. } => break trailers,
+            Seen::Failed(e) => panic!("{e}"),
+        }
+    };
+    app_thread.join().unwrap();
+    let (reply, _, _) = streaming.join().unwrap();
+    capture.join().unwrap();
+    assert!(is_streamed(&reply));
+    assert!(trailers.is_empty(), "no error trailers: {trailers:?}");
+    let mut prelude =
+        br#"{"statusCode":200,"headers":{"content-type":"text/plain","content-length":"4"},"cookies":[]}"#
+            .to_vec();
+    prelude.extend_from_slice(&[0; 8]);
+    assert_eq!(chunks, vec![prelude, b"late".to_vec()]);
 }
 
 fn far() -> Instant {
