@@ -72,6 +72,9 @@ const EXTENSION_BUFFER: usize = 4 * 1024;
 fn agent(timeout: Option<Duration>, buffer: usize) -> Agent {
     let config = Agent::config_builder()
         .http_status_as_error(false)
+        // ureq reads HTTP_PROXY and friends by default; those are the function's settings for
+        // its own outbound calls, never a route to the local Lambda APIs.
+        .proxy(None)
         .user_agent(USER_AGENT)
         .timeout_connect(Some(Duration::from_secs(5)))
         .timeout_send_request(timeout)

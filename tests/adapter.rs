@@ -484,3 +484,21 @@ fn async_init_takes_invocations_after_9_8_s_and_waits_for_the_app_within_the_dea
     assert_eq!(posted.json().unwrap()["body"], "ready at last");
     assert_eq!(app.requests().len(), 1);
 }
+
+#[test]
+fn proxy_variables_meant_for_the_app_do_not_redirect_the_lambda_apis() {
+    // Functions behind an egress proxy set HTTP_PROXY for their own outbound calls. The
+    // Runtime and Extensions APIs are local and must still be reached directly: a proxy
+    // address that refuses connections would otherwise stop every invocation.
+    let dead_proxy = "http://127.0.0.1:9";
+    let env = [
+        ("HTTP_PROXY", dead_proxy),
+        ("http_proxy", dead_proxy),
+        ("HTTPS_PROXY", dead_proxy),
+        ("ALL_PROXY", dead_proxy),
+    ];
+    let h = Harness::start(&env, |_| Reply::text("direct"));
+    let response = h.response(&v2_event("GET", "/", ""));
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(response["body"], "direct");
+}
