@@ -11,10 +11,11 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use ureq::Agent;
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::NextTimeout;
 
 use crate::config::{ApiEndpoint, literal_ip};
 use crate::invocation::{Invocation, header};
+use crate::runtime_transport::RuntimeConnector;
 
 /// Sent as `User-Agent` to the Runtime API.
 pub const USER_AGENT: &str = concat!("lambda-adapter/", env!("CARGO_PKG_VERSION"));
@@ -88,7 +89,7 @@ fn agent(timeout: Option<Duration>, buffer: usize) -> Agent {
         .input_buffer_size(buffer)
         .output_buffer_size(buffer)
         .build();
-    Agent::with_parts(config, DefaultConnector::new(), LiteralResolver)
+    Agent::with_parts(config, RuntimeConnector, LiteralResolver)
 }
 
 /// Resolves only IP literals and `localhost`: Lambda's API addresses are IPs, and leaving
