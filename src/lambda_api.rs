@@ -4,7 +4,7 @@
 //! Each worker owns its own [`RuntimeClient`] (its own keep-alive connection), so workers
 //! never wait on each other.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
@@ -70,7 +70,7 @@ const RUNTIME_BUFFER: usize = 32 * 1024;
 /// Buffer size of the Extensions API agents: their messages are a few hundred bytes.
 const EXTENSION_BUFFER: usize = 4 * 1024;
 
-fn agent(timeout: Option<Duration>, buffer: usize) -> Agent {
+fn agent(timeout: Option<Duration>, buffer: usize, connector: RuntimeConnector) -> Agent {
     let config = Agent::config_builder()
         .http_status_as_error(false)
         // ureq reads HTTP_PROXY and friends by default; those are the function's settings for
@@ -89,7 +89,7 @@ fn agent(timeout: Option<Duration>, buffer: usize) -> Agent {
         .input_buffer_size(buffer)
         .output_buffer_size(buffer)
         .build();
-    Agent::with_parts(config, RuntimeConnector, LiteralResolver)
+    Agent::with_parts(config, connector, LiteralResolver)
 }
 
 /// Resolves only IP literals and `localhost`: Lambda's API addresses are IPs, and leaving
@@ -129,7 +129,11 @@ impl ExtensionClient {
     pub fn new(endpoint: ApiEndpoint) -> ExtensionClient {
         ExtensionClient {
             endpoint,
-            agent: agent(Some(Duration::from_secs(10)), EXTENSION_BUFFER),
+            agent: agent(
+                Some(Duration::from_secs(10)),
+                EXTENSION_BUFFER,
+                RuntimeConnector::default(),
+            ),
         }
     }
 
@@ -161,7 +165,7 @@ impl ExtensionClient {
     /// events subscribed this normally blocks until the environment shuts down.
     pub fn next_event(&self, id: &str) -> Result<u16, ApiError> {
         let url = self.endpoint.url("/2020-01-01/extension/event/next");
-        let agent = agent(None, EXTENSION_BUFFER);
+        let agent = agent(None, EXTENSION_BUFFER, RuntimeConnector::default());
         let response = agent
             .get(&url)
             .header("Lambda-Extension-Identifier", id)
@@ -192,6 +196,15 @@ impl ExtensionClient {
     }
 }
 
+/// Opens a connection to the Runtime API while the app is still starting, so the first
+/// `/next` does not wait for one. `None` if it cannot be opened at once; the first `/next`
+/// then connects as usual and reports any failure.
+pub fn connect_ahead(endpoint: &ApiEndpoint) -> Option<TcpStream> {
+    let stream = TcpStream::connect_timeout(&endpoint.addr, Duration::from_secs(1)).ok()?;
+    stream.set_nodelay(true).ok()?;
+    Some(stream)
+}
+
 /// How long a response or error post may take before the worker gives up on it.
 const POST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -215,7 +228,15 @@ impl RuntimeClient {
     pub fn new(endpoint: ApiEndpoint) -> RuntimeClient {
         RuntimeClient {
             endpoint,
-            agent: agent(None, RUNTIME_BUFFER),
+            agent: agent(None, RUNTIME_BUFFER, RuntimeConnector::default()),
+        }
+    }
+
+    /// A client whose first request goes out on `warm` (see [`connect_ahead`]).
+    pub fn warmed(endpoint: ApiEndpoint, warm: TcpStream) -> RuntimeClient {
+        RuntimeClient {
+            endpoint,
+            agent: agent(None, RUNTIME_BUFFER, RuntimeConnector::warmed(warm)),
         }
     }
 

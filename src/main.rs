@@ -2,7 +2,8 @@
 //!
 //! 1. configuration from the environment (a bad value is reported and ends the process);
 //! 2. extension registration, in the background, so it overlaps the readiness check;
-//! 3. readiness of the app (bounded to 9.8 s with async init);
+//! 3. readiness of the app (bounded to 9.8 s with async init), with a Runtime API connection
+//!    already open for the first `/next`;
 //! 4. the Runtime API loop, on `AWS_LAMBDA_MAX_CONCURRENCY` workers.
 #![forbid(unsafe_code)]
 
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use lambda_adapter::config::{self, Config, ConfigError};
-use lambda_adapter::lambda_api::ExtensionClient;
+use lambda_adapter::lambda_api::{self, ExtensionClient};
 use lambda_adapter::readiness::Readiness;
 use lambda_adapter::{logging, worker};
 
@@ -100,6 +101,8 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
+    // Opened now so the first /next need not wait for a connection once the app is ready.
+    let warm = lambda_api::connect_ahead(&config.runtime_api);
     let budget = config.async_init.then_some(ASYNC_INIT_BUDGET);
     let ready = Readiness::new(&config).wait(budget);
     if !ready {
@@ -108,7 +111,7 @@ fn main() -> ExitCode {
             ASYNC_INIT_BUDGET.as_millis()
         );
     }
-    worker::run(&config, ready);
+    worker::run(&config, ready, warm);
     ExitCode::FAILURE
 }
 

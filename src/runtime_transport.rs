@@ -10,10 +10,13 @@
 //! without a body (`GET /next`) goes out exactly as before.
 //!
 //! Everything else is what ureq's TCP transport does: socket timeouts set when they change,
-//! interrupted reads retried, and a pooled connection checked with a non-blocking peek.
+//! interrupted reads retried, and a pooled connection checked with a non-blocking peek. The
+//! connector can also start from a connection opened ahead of time (see
+//! [`RuntimeConnector::warmed`]).
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use ureq::Error;
@@ -27,8 +30,30 @@ const HOLD_MAX: usize = 4 * 1024;
 const MAX_RETRIES: usize = 16;
 
 /// Connects to the first of the resolved addresses that accepts, with `TCP_NODELAY`.
-#[derive(Debug)]
-pub struct RuntimeConnector;
+#[derive(Debug, Default)]
+pub struct RuntimeConnector {
+    /// A connection opened before the first request, used by the first connect.
+    warm: Mutex<Option<TcpStream>>,
+}
+
+impl RuntimeConnector {
+    /// A connector whose first connection is `stream`, opened while the app was still
+    /// starting: the first `/next` then goes out without waiting for a TCP handshake or for
+    /// the Runtime API to accept. Used only if it is to one of the addresses asked for and
+    /// still open.
+    pub fn warmed(stream: TcpStream) -> RuntimeConnector {
+        RuntimeConnector {
+            warm: Mutex::new(Some(stream)),
+        }
+    }
+
+    fn take_warm(&self, details: &ConnectionDetails) -> Option<TcpStream> {
+        let stream = self.warm.lock().ok()?.take()?;
+        let peer = stream.peer_addr().ok()?;
+        let wanted = details.addrs.contains(&peer);
+        (wanted && is_idle(&stream)).then_some(stream)
+    }
+}
 
 impl Connector for RuntimeConnector {
     type Out = RuntimeTransport;
@@ -38,6 +63,15 @@ impl Connector for RuntimeConnector {
         details: &ConnectionDetails,
         _chained: Option<()>,
     ) -> Result<Option<RuntimeTransport>, Error> {
+        let buffers = || {
+            LazyBuffers::new(
+                details.config.input_buffer_size(),
+                details.config.output_buffer_size(),
+            )
+        };
+        if let Some(stream) = self.take_warm(details) {
+            return Ok(Some(RuntimeTransport::new(stream, buffers())));
+        }
         let timeout = details.timeout.not_zero().map(|t| *t);
         let mut last_error = None;
         for addr in details.addrs.iter() {
@@ -48,11 +82,7 @@ impl Connector for RuntimeConnector {
             match connected {
                 Ok(stream) => {
                     stream.set_nodelay(true)?;
-                    let buffers = LazyBuffers::new(
-                        details.config.input_buffer_size(),
-                        details.config.output_buffer_size(),
-                    );
-                    return Ok(Some(RuntimeTransport::new(stream, buffers)));
+                    return Ok(Some(RuntimeTransport::new(stream, buffers())));
                 }
                 Err(e)
                     if matches!(
@@ -183,17 +213,21 @@ impl Transport for RuntimeTransport {
         Ok(amount > 0)
     }
 
-    /// Open: nothing held, and a non-blocking peek finds neither data nor the end of the
-    /// stream (a pooled connection the Runtime API closed, or one it sent something unasked).
+    /// Open: nothing held, and the connection idle (see [`is_idle`]).
     fn is_open(&mut self) -> bool {
-        if !self.held.is_empty() || self.stream.set_nonblocking(true).is_err() {
-            return false;
-        }
-        let mut probe = [0u8; 1];
-        let idle =
-            matches!(self.stream.peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-        self.stream.set_nonblocking(false).is_ok() && idle
+        self.held.is_empty() && is_idle(&self.stream)
     }
+}
+
+/// A non-blocking peek finds neither data nor the end of the stream: the Runtime API has
+/// not closed the connection and has sent nothing unasked.
+fn is_idle(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut probe = [0u8; 1];
+    let idle = matches!(stream.peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+    stream.set_nonblocking(false).is_ok() && idle
 }
 
 impl std::fmt::Debug for RuntimeTransport {

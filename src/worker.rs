@@ -5,6 +5,7 @@
 //! its own keep-alive connection to the app; Lambda Managed Instances run N of them. Workers
 //! never die (DECISIONS 5): every failure is answered or logged, and the loop goes on.
 
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::app_client::{AppClient, AppError, AppExchange};
@@ -50,17 +51,26 @@ impl Reply {
     }
 }
 
-/// Runs `config.max_concurrency` workers; never returns.
-pub fn run(config: &Config, ready_at_init: bool) {
+/// Runs `config.max_concurrency` workers; never returns. The first worker's first `/next`
+/// goes out on `warm`, a Runtime API connection opened during start-up, if there is one.
+pub fn run(config: &Config, ready_at_init: bool, warm: Option<TcpStream>) {
     let workers = config.max_concurrency.max(1);
+    let mut warm = warm;
+    let mut runtime = || match warm.take() {
+        Some(stream) => RuntimeClient::warmed(config.runtime_api.clone(), stream),
+        None => RuntimeClient::new(config.runtime_api.clone()),
+    };
     if workers == 1 {
-        Worker::new(config, ready_at_init).run();
+        Worker::with_runtime(config, ready_at_init, runtime()).run();
     }
     std::thread::scope(|scope| {
         for id in 0..workers {
+            let runtime = runtime();
             let spawned = std::thread::Builder::new()
                 .name(format!("worker-{id}"))
-                .spawn_scoped(scope, move || Worker::new(config, ready_at_init).run());
+                .spawn_scoped(scope, move || {
+                    Worker::with_runtime(config, ready_at_init, runtime).run()
+                });
             if let Err(e) = spawned {
                 log::error!("could not start worker {id}: {e}");
             }
@@ -81,9 +91,17 @@ pub struct Worker<'a> {
 
 impl<'a> Worker<'a> {
     pub fn new(config: &'a Config, app_ready: bool) -> Worker<'a> {
+        Worker::with_runtime(
+            config,
+            app_ready,
+            RuntimeClient::new(config.runtime_api.clone()),
+        )
+    }
+
+    pub fn with_runtime(config: &'a Config, app_ready: bool, runtime: RuntimeClient) -> Worker<'a> {
         Worker {
             config,
-            runtime: RuntimeClient::new(config.runtime_api.clone()),
+            runtime,
             app: AppClient::new(
                 config.app_addr,
                 config.connect_timeout(),

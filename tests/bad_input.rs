@@ -155,6 +155,10 @@ struct ApiState {
     posts: Vec<Message>,
     nexts: usize,
     stopped: bool,
+    /// Connections that send no request within this long are closed.
+    close_idle_after: Option<Duration>,
+    /// How many connections were closed for that.
+    closed_idle: usize,
 }
 
 struct RuntimeApi {
@@ -230,8 +234,19 @@ fn serve_api(conn: TcpStream, state: &(Mutex<ApiState>, Condvar)) {
     let Ok(mut writer) = conn.try_clone() else {
         return;
     };
-    let mut reader = BufReader::new(conn);
     let (lock, cv) = state;
+    let idle_limit = lock.lock().unwrap().close_idle_after;
+    if let Some(limit) = idle_limit {
+        let _ = conn.set_read_timeout(Some(limit));
+        let mut probe = [0u8; 1];
+        if !matches!(conn.peek(&mut probe), Ok(n) if n > 0) {
+            lock.lock().unwrap().closed_idle += 1;
+            let _ = conn.shutdown(Shutdown::Both);
+            return;
+        }
+        let _ = conn.set_read_timeout(None);
+    }
+    let mut reader = BufReader::new(conn);
     while let Some(request) = read_message(&mut reader) {
         let path = request.path().to_string();
         if path.ends_with("/extension/register") {
@@ -1352,4 +1367,45 @@ fn failed_posts_are_retried_once_and_the_worker_goes_on() {
         log.contains("retrying once") && log.contains("status=500") && log.contains("timeout"),
         "{log}"
     );
+}
+
+#[test]
+fn a_runtime_api_connection_closed_while_the_app_starts_is_not_used() {
+    // The adapter opens its first Runtime API connection while the app is still starting.
+    // Here the API closes connections that stay idle for 100 ms, and the app becomes healthy
+    // only after 600 ms: the first /next must still go out, on a new connection, at once and
+    // without an error.
+    let api = RuntimeApi::start();
+    api.state.0.lock().unwrap().close_idle_after = Some(Duration::from_millis(100));
+    let started = Instant::now();
+    let app = App::start(move |request| {
+        if request.path() == "/ready" && started.elapsed() < Duration::from_millis(600) {
+            reply("503 Service Unavailable", "text/plain", b"booting")
+        } else {
+            reply("200 OK", "text/plain", b"ok")
+        }
+    });
+    let env = [
+        ("AWS_LWA_READINESS_CHECK_PROTOCOL", "http"),
+        ("AWS_LWA_READINESS_CHECK_PATH", "/ready"),
+    ];
+    let mut case = Case {
+        adapter: Adapter::spawn(&api, &app, &env),
+        api,
+        app,
+        next_id: std::cell::Cell::new(0),
+    };
+    case.api.wait_nexts(1);
+    let polled_at = started.elapsed();
+    case.assert_next_served();
+    assert!(
+        case.api.state.0.lock().unwrap().closed_idle >= 1,
+        "the adapter opened no connection ahead of the first /next"
+    );
+    assert!(
+        polled_at >= Duration::from_millis(600),
+        "/next was called before the app was ready ({polled_at:?})"
+    );
+    let log = case.adapter.log();
+    assert!(!log.contains("Error polling /next"), "{log}");
 }
