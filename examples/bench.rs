@@ -1031,6 +1031,30 @@ fn cold_start(contestants: &[Contestant], app_port: u16, trials: usize) {
             ratio(o.as_secs_f64(), u.as_secs_f64())
         );
     }
+    // How much of that is only creating the process: spawn → exit of `--version`, which
+    // prints a line and does nothing else.
+    if let Some(binary) = contestants
+        .iter()
+        .find(|c| c.name == "ours")
+        .and_then(|c| c.binary.as_ref())
+    {
+        let mut times = Vec::new();
+        for _ in 0..trials {
+            let t0 = Instant::now();
+            let status = Command::new(binary)
+                .arg("--version")
+                .env_clear()
+                .stdout(Stdio::null())
+                .status();
+            if status.is_ok_and(|s| s.success()) {
+                times.push(t0.elapsed());
+            }
+        }
+        println!(
+            "process floor: spawn → exit of `{binary} --version`, p50 {}",
+            us(Stats::pct(&times, 0.5))
+        );
+    }
 }
 
 /// Time from the app starting to listen (200 ms after the adapter) to the first `/next`.
