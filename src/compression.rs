@@ -15,8 +15,6 @@ use crate::app_response::ResponseHead;
 /// Bodies smaller than this are not worth compressing.
 pub const MIN_SIZE: usize = 32;
 const GZIP_LEVEL: u32 = 6;
-/// tower-http lowers brotli from its maximum (11, far too slow on the fly) to 4.
-const BROTLI_QUALITY: i32 = 4;
 
 /// A content coding the adapter can apply, ordered from least to most preferred: on equal
 /// q-values the later one wins.
@@ -168,7 +166,7 @@ pub fn compress(head: &mut ResponseHead, body: Vec<u8>, accept_encoding: Option<
     let compressed = match encoding {
         Encoding::Identity => return body,
         Encoding::Gzip => gzip(&body),
-        Encoding::Brotli => brotli(&body),
+        Encoding::Brotli => Ok(brotli(&body)),
     };
     match compressed {
         Ok(compressed) => {
@@ -200,15 +198,9 @@ pub fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     encoder.finish()
 }
 
-/// Brotli: quality 4 and otherwise the encoder's defaults (window 22), as upstream.
-pub fn brotli(body: &[u8]) -> std::io::Result<Vec<u8>> {
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: BROTLI_QUALITY,
-        ..Default::default()
-    };
-    let mut out = Vec::with_capacity(body.len() / 2 + 64);
-    brotli::BrotliCompress(&mut &body[..], &mut out, &params)?;
-    Ok(out)
+/// Brotli: the adapter's own encoder (window up to 4 MiB, like upstream's).
+pub fn brotli(body: &[u8]) -> Vec<u8> {
+    crate::brotli_encoder::compress(body)
 }
 
 fn visible_ascii(bytes: &[u8]) -> bool {

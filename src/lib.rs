@@ -13,6 +13,7 @@
 
 pub mod app_client;
 pub mod app_response;
+pub mod brotli_encoder;
 pub mod compression;
 pub mod config;
 #[cfg(feature = "emulator")]
