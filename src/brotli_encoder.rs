@@ -22,7 +22,13 @@ const METABLOCK_SIZE: usize = 1 << 20;
 const MIN_MATCH: usize = 4;
 /// Matches at least this long are taken without trying the next position.
 const GOOD_MATCH: usize = 48;
-const WAYS: usize = 4;
+/// A match this long at a recent distance ends the search.
+const RECENT_IS_ENOUGH: usize = 16;
+/// Positions kept per hash bucket (a power of two).
+const WAYS: usize = 8;
+const MAX_BUCKET_BITS: u32 = 14;
+/// Bytes hashed: 64 - this / 8.
+const HASH_SHIFT: u32 = 24;
 
 /// Compresses `input` into a complete brotli stream.
 pub fn compress(input: &[u8]) -> Vec<u8> {
@@ -207,8 +213,10 @@ struct Encoder<'a> {
     data: &'a [u8],
     max_distance: usize,
     table_shift: u32,
-    /// `WAYS` most recent positions per hash bucket, newest first.
+    /// The `WAYS` most recent positions per hash bucket, in a ring.
     table: Vec<u32>,
+    /// Per bucket: where its ring is written next.
+    heads: Vec<u8>,
     /// The decoder's last four distances, newest first.
     distances: [usize; 4],
     commands: Vec<Command>,
@@ -227,19 +235,22 @@ struct Match {
     len: usize,
     distance: usize,
     score: i64,
+    /// At one of the last two distances.
+    recent: bool,
 }
 
 const NO_MATCH: Match = Match {
     len: 0,
     distance: 0,
     score: 0,
+    recent: false,
 };
 
 impl<'a> Encoder<'a> {
     fn new(data: &'a [u8], window_bits: u32) -> Self {
-        // About one bucket per 8 input bytes, 2^10..2^15 buckets.
+        // About one slot per input byte, at most 2^MAX_BUCKET_BITS buckets.
         let mut bucket_bits = 10;
-        while bucket_bits < 15 && (8usize << bucket_bits) < data.len() {
+        while bucket_bits < MAX_BUCKET_BITS && (WAYS << bucket_bits) < data.len() {
             bucket_bits += 1;
         }
         Self {
@@ -247,6 +258,7 @@ impl<'a> Encoder<'a> {
             max_distance: max_distance(window_bits),
             table_shift: 64 - bucket_bits,
             table: vec![0; WAYS << bucket_bits],
+            heads: vec![0; 1 << bucket_bits],
             distances: [4, 11, 15, 16],
             commands: Vec::new(),
             literal_histogram: [0; 256],
@@ -303,8 +315,7 @@ impl<'a> Encoder<'a> {
             // often hides a longer one at a recent distance.)
             let mut indexed = pos + 1;
             // A match at the last distance is as cheap as a match gets: take it as it is.
-            let recent = best.distance == self.distances[0];
-            if best.len < GOOD_MATCH && !(recent && best.len >= 8) {
+            if best.len < GOOD_MATCH && !(best.recent && best.len >= 8) {
                 let start = pos;
                 let mut best_net = best.score;
                 for step in 1..=2 {
@@ -319,7 +330,7 @@ impl<'a> Encoder<'a> {
                         best = next;
                         pos = start + step;
                     }
-                    if next.len >= GOOD_MATCH {
+                    if next.len >= GOOD_MATCH || (next.recent && next.len >= 8) {
                         break;
                     }
                 }
@@ -344,17 +355,23 @@ impl<'a> Encoder<'a> {
 
     #[inline(always)]
     fn bucket(&self, pos: usize) -> usize {
-        let hash = (load64(self.data, pos) << 24).wrapping_mul(0x1e35_a7bd_1e35_a7bd);
-        ((hash >> self.table_shift) as usize) * WAYS
+        let hash = (load64(self.data, pos) << HASH_SHIFT).wrapping_mul(0x1e35_a7bd_1e35_a7bd);
+        (hash >> self.table_shift) as usize
     }
 
     #[inline(always)]
     fn insert(&mut self, pos: usize) {
         let bucket = self.bucket(pos);
-        if let Some(ways) = self.table.get_mut(bucket..bucket + WAYS) {
-            ways.copy_within(0..WAYS - 1, 1);
-            if let Some(first) = ways.first_mut() {
-                *first = pos as u32;
+        self.insert_at(bucket, pos);
+    }
+
+    #[inline(always)]
+    fn insert_at(&mut self, bucket: usize, pos: usize) {
+        if let Some(head) = self.heads.get_mut(bucket) {
+            let slot = bucket * WAYS + (*head as usize & (WAYS - 1));
+            *head = head.wrapping_add(1);
+            if let Some(entry) = self.table.get_mut(slot) {
+                *entry = pos as u32;
             }
         }
     }
@@ -381,16 +398,28 @@ impl<'a> Encoder<'a> {
                         len,
                         distance,
                         score,
+                        recent: true,
                     };
                 }
             }
         }
         let bucket = self.bucket(pos);
-        let Some(ways) = self.table.get_mut(bucket..bucket + WAYS) else {
+        if best.len >= RECENT_IS_ENOUGH {
+            // A far match would have to be longer still to pay for its distance.
+            self.insert_at(bucket, pos);
+            return best;
+        }
+        let Some(ways) = self.table.get(bucket * WAYS..bucket * WAYS + WAYS) else {
             return best;
         };
         let first4 = load32(data, pos);
-        for &candidate in ways.iter() {
+        // Newest first: on equal lengths the nearer match wins (the length check below
+        // skips candidates that cannot be longer).
+        let head = self.heads.get(bucket).copied().unwrap_or(0) as usize;
+        for age in 1..=WAYS {
+            let Some(&candidate) = ways.get(head.wrapping_sub(age) & (WAYS - 1)) else {
+                break;
+            };
             let candidate = candidate as usize;
             if candidate >= pos || pos - candidate > limit {
                 continue;
@@ -410,14 +439,12 @@ impl<'a> Encoder<'a> {
                         len,
                         distance,
                         score,
+                        recent: false,
                     };
                 }
             }
         }
-        ways.copy_within(0..WAYS - 1, 1);
-        if let Some(first) = ways.first_mut() {
-            *first = pos as u32;
-        }
+        self.insert_at(bucket, pos);
         best
     }
 
