@@ -20,6 +20,8 @@ const MAX_WINDOW_BITS: u32 = 22;
 /// ones spend fewer bytes on code descriptions.
 const METABLOCK_SIZE: usize = 1 << 20;
 const MIN_MATCH: usize = 4;
+/// Literal codes per meta-block (contexts are grouped into this many at most).
+const MAX_LITERAL_CODES: usize = 4;
 /// Matches at least this long are taken without trying the next position.
 const GOOD_MATCH: usize = 48;
 /// A match this long at a recent distance ends the search.
@@ -220,10 +222,14 @@ struct Encoder<'a> {
     /// The decoder's last four distances, newest first.
     distances: [usize; 4],
     commands: Vec<Command>,
-    literal_histogram: [u32; 256],
+    /// Literal counts by context (the previous byte's top six bits, context mode MSB6).
+    context_histograms: Box<[[u32; 256]; 64]>,
     command_histogram: [u32; 704],
     distance_histogram: [u32; 64],
-    literal_code: PrefixCode<256>,
+    /// Which literal code each context uses, and those codes.
+    context_map: [u8; 64],
+    literal_codes: [PrefixCode<256>; MAX_LITERAL_CODES],
+    literal_code_count: usize,
     command_code: PrefixCode<1024>,
     distance_code: PrefixCode<64>,
     scratch: HuffmanScratch,
@@ -261,10 +267,12 @@ impl<'a> Encoder<'a> {
             heads: vec![0; 1 << bucket_bits],
             distances: [4, 11, 15, 16],
             commands: Vec::new(),
-            literal_histogram: [0; 256],
+            context_histograms: Box::new([[0; 256]; 64]),
             command_histogram: [0; 704],
             distance_histogram: [0; 64],
-            literal_code: PrefixCode::new(),
+            context_map: [0; 64],
+            literal_codes: std::array::from_fn(|_| PrefixCode::new()),
+            literal_code_count: 1,
             command_code: PrefixCode::new(),
             distance_code: PrefixCode::new(),
             scratch: HuffmanScratch::default(),
@@ -294,7 +302,9 @@ impl<'a> Encoder<'a> {
     /// LZ77 over `start..end` into `self.commands` and the histograms.
     fn find_commands(&mut self, start: usize, end: usize) {
         self.commands.clear();
-        self.literal_histogram = [0; 256];
+        for histogram in self.context_histograms.iter_mut() {
+            *histogram = [0; 256];
+        }
         self.command_histogram = [0; 704];
         self.distance_histogram = [0; 64];
         let data = self.data;
@@ -330,7 +340,12 @@ impl<'a> Encoder<'a> {
                         best = next;
                         pos = start + step;
                     }
-                    if next.len >= GOOD_MATCH || (next.recent && next.len >= 8) {
+                    // A second step only while the first found about as long a match (the
+                    // case of a match that starts early and ends early).
+                    if next.len >= GOOD_MATCH
+                        || (next.recent && next.len >= 8)
+                        || next.len < best.len
+                    {
                         break;
                     }
                 }
@@ -451,8 +466,10 @@ impl<'a> Encoder<'a> {
     /// Records literals `literal_start..pos` then a copy of `copy_len` (0: none).
     fn push_command(&mut self, literal_start: usize, pos: usize, copy_len: usize, distance: usize) {
         if let Some(literals) = self.data.get(literal_start..pos) {
+            let mut previous = previous_byte(self.data, literal_start);
             for &b in literals {
-                self.literal_histogram[b as usize] += 1;
+                self.context_histograms[(previous >> 2) as usize][b as usize] += 1;
+                previous = b;
             }
         }
         let insert_len = pos - literal_start;
@@ -525,14 +542,54 @@ impl<'a> Encoder<'a> {
         if !last {
             w.write(1, 0); // ISUNCOMPRESSED
         }
-        // NBLTYPESL, NBLTYPESI, NBLTYPESD = 1; NPOSTFIX = 0, NDIRECT = 0; context mode LSB6;
-        // NTREESL = 1, NTREESD = 1.
+        // NBLTYPESL, NBLTYPESI, NBLTYPESD = 1; NPOSTFIX = 0, NDIRECT = 0; context mode MSB6.
         w.write(3, 0);
         w.write(6, 0);
-        w.write(2, 0);
-        w.write(2, 0);
-        self.literal_code
-            .build_and_write(w, &self.literal_histogram, 8, &mut self.scratch);
+        w.write(2, 1);
+        self.literal_code_count = cluster_contexts(&self.context_histograms, &mut self.context_map);
+        let mut literal_histograms = [[0u32; 256]; MAX_LITERAL_CODES];
+        for (histogram, &code) in self.context_histograms.iter().zip(&self.context_map) {
+            if let Some(sum) = literal_histograms.get_mut(code as usize) {
+                for (total, &n) in sum.iter_mut().zip(histogram) {
+                    *total += n;
+                }
+            }
+        }
+        // NTREESL, then the context map when there is more than one literal code: no
+        // run-length codes (RLEMAX = 0), a prefix code over the code numbers, no move-to-front.
+        write_var_len_u8(w, self.literal_code_count - 1);
+        if self.literal_code_count > 1 {
+            w.write(1, 0);
+            let mut map_histogram = [0u32; MAX_LITERAL_CODES];
+            for &code in &self.context_map {
+                if let Some(n) = map_histogram.get_mut(code as usize) {
+                    *n += 1;
+                }
+            }
+            let bits = usize::BITS - (self.literal_code_count - 1).leading_zeros();
+            let mut map_code = PrefixCode::<MAX_LITERAL_CODES>::new();
+            map_code.build_and_write(
+                w,
+                map_histogram
+                    .get(..self.literal_code_count)
+                    .unwrap_or_default(),
+                bits,
+                &mut self.scratch,
+            );
+            for &code in &self.context_map {
+                map_code.write(w, code as usize);
+            }
+            w.write(1, 0); // IMTF
+        }
+        w.write(1, 0); // NTREESD = 1
+        for (code, histogram) in self
+            .literal_codes
+            .iter_mut()
+            .zip(&literal_histograms)
+            .take(self.literal_code_count)
+        {
+            code.build_and_write(w, histogram, 8, &mut self.scratch);
+        }
         self.command_code
             .build_and_write(w, &self.command_histogram, 10, &mut self.scratch);
         self.distance_code
@@ -552,8 +609,13 @@ impl<'a> Encoder<'a> {
                 w.write(bits, (copy_len - base) as u64);
             }
             if let Some(literals) = data.get(pos..pos + insert_len) {
+                let mut previous = previous_byte(data, pos);
                 for &b in literals {
-                    self.literal_code.write(w, b as usize);
+                    let code = self.context_map[(previous >> 2) as usize] as usize;
+                    if let Some(code) = self.literal_codes.get(code) {
+                        code.write(w, b as usize);
+                    }
+                    previous = b;
                 }
             }
             if command.distance_symbol != NO_DISTANCE {
@@ -567,6 +629,143 @@ impl<'a> Encoder<'a> {
             pos += insert_len + copy_len;
         }
     }
+}
+
+/// The byte before `pos` (0 before the start, as the decoder has it).
+#[inline(always)]
+fn previous_byte(data: &[u8], pos: usize) -> u8 {
+    pos.checked_sub(1)
+        .and_then(|p| data.get(p))
+        .copied()
+        .unwrap_or(0)
+}
+
+/// NTREES and similar counts: 0 as one bit, else 1, three bits of length, the rest.
+fn write_var_len_u8(w: &mut BitWriter, value: usize) {
+    if value == 0 {
+        w.write(1, 0);
+    } else {
+        let bits = floor_log2(value);
+        w.write(1, 1);
+        w.write(3, bits as u64);
+        w.write(bits as u32, (value - (1 << bits)) as u64);
+    }
+}
+
+/// Groups the 64 literal contexts into at most `MAX_LITERAL_CODES` codes (`map`: context →
+/// code) and returns how many codes; 1 when separate codes would not pay for their
+/// descriptions. A few rounds of k-means: each context goes to the code that would spend
+/// the fewest bits on its literals. The starting groups are by character class of the
+/// previous byte: punctuation and controls, digits, upper case, lower case and the rest.
+fn cluster_contexts(histograms: &[[u32; 256]; 64], map: &mut [u8; 64]) -> usize {
+    for (context, code) in map.iter_mut().enumerate() {
+        *code = match context {
+            0..=11 => 0,
+            12..=15 => 1,
+            16..=23 => 2,
+            _ => 3,
+        };
+    }
+    let totals: Vec<u32> = histograms.iter().map(|h| h.iter().sum()).collect();
+    let literal_count: u32 = totals.iter().sum();
+    // Below this the descriptions of extra codes cost more than they save.
+    if literal_count < 1024 {
+        *map = [0; 64];
+        return 1;
+    }
+    let mut cost = [[0f32; 256]; MAX_LITERAL_CODES];
+    for _round in 0..3 {
+        let mut clusters = [[0u32; 256]; MAX_LITERAL_CODES];
+        for (histogram, &code) in histograms.iter().zip(map.iter()) {
+            if let Some(cluster) = clusters.get_mut(code as usize) {
+                for (sum, &n) in cluster.iter_mut().zip(histogram) {
+                    *sum += n;
+                }
+            }
+        }
+        for (bits, cluster) in cost.iter_mut().zip(&clusters) {
+            // Smoothed (add 1/2 to every count), so that a symbol the group lacks is
+            // expensive and a near-empty group costs about 8 bits a literal.
+            let total: u32 = cluster.iter().sum();
+            let log_total = (total as f32 + 128.0).log2();
+            for (b, &n) in bits.iter_mut().zip(cluster) {
+                *b = log_total - (n as f32 + 0.5).log2();
+            }
+        }
+        for ((histogram, code), &total) in histograms.iter().zip(map.iter_mut()).zip(&totals) {
+            if total == 0 {
+                continue;
+            }
+            let mut best = (f32::MAX, *code);
+            for (candidate, bits) in cost.iter().enumerate() {
+                let c: f32 = histogram
+                    .iter()
+                    .zip(bits)
+                    .filter(|(n, _)| **n > 0)
+                    .map(|(&n, &b)| n as f32 * b)
+                    .sum();
+                if c < best.0 {
+                    best = (c, candidate as u8);
+                }
+            }
+            *code = best.1;
+        }
+    }
+    // Unused contexts join the busiest one's code, so they add no code of their own.
+    let busiest = totals
+        .iter()
+        .zip(map.iter())
+        .max_by_key(|(total, _)| **total)
+        .map_or(0, |(_, &code)| code);
+    for (code, &total) in map.iter_mut().zip(&totals) {
+        if total == 0 {
+            *code = busiest;
+        }
+    }
+    // Renumber the codes in use from 0, and compare with a single code.
+    let mut renumber = [u8::MAX; MAX_LITERAL_CODES];
+    let mut count = 0;
+    for code in map.iter_mut() {
+        if let Some(new) = renumber.get_mut(*code as usize) {
+            if *new == u8::MAX {
+                *new = count;
+                count += 1;
+            }
+            *code = *new;
+        }
+    }
+    let mut clusters = [[0u32; 256]; MAX_LITERAL_CODES];
+    let mut single = [0u32; 256];
+    for (histogram, &code) in histograms.iter().zip(map.iter()) {
+        if let Some(cluster) = clusters.get_mut(code as usize) {
+            for ((sum, all), &n) in cluster.iter_mut().zip(single.iter_mut()).zip(histogram) {
+                *sum += n;
+                *all += n;
+            }
+        }
+    }
+    let separate: f32 = clusters.iter().map(code_cost).sum::<f32>() + 64.0 * 2.0;
+    if count <= 1 || separate >= code_cost(&single) {
+        *map = [0; 64];
+        return 1;
+    }
+    count as usize
+}
+
+/// Estimated bits for coding `histogram` with its own code, description included.
+fn code_cost(histogram: &[u32; 256]) -> f32 {
+    let total: u32 = histogram.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let log_total = (total as f32).log2();
+    let mut bits = 0.0;
+    for &n in histogram {
+        if n > 0 {
+            bits += n as f32 * (log_total - (n as f32).log2()) + 5.0;
+        }
+    }
+    bits
 }
 
 /// Score units are 1/4 bit saved. A literal costs about 5.5 bits.
@@ -1392,6 +1591,42 @@ mod tests {
             assert_eq!(window_bits(data.len()), bits);
             round_trip(&data);
         }
+    }
+
+    #[test]
+    fn text_literals_get_several_codes_by_context() {
+        // Random letters and digits taking turns: after a letter comes a digit and after a
+        // digit a letter, which one code per kind of previous byte captures.
+        let text: Vec<u8> = random_bytes(40_000, 5)
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| {
+                if i % 2 == 0 {
+                    b'a' + r % 26
+                } else {
+                    b'0' + r % 10
+                }
+            })
+            .collect();
+        let single_code_estimate = text.len() * 52 / 80; // 36 symbols: ~5.2 bits each
+        let mut encoder = Encoder::new(&text, window_bits(text.len()));
+        encoder.find_commands(0, text.len());
+        let mut map = [0u8; 64];
+        let codes = cluster_contexts(&encoder.context_histograms, &mut map);
+        assert!(codes >= 2, "{codes} literal codes");
+        let out = round_trip(&text);
+        assert!(
+            out.len() < single_code_estimate * 9 / 10,
+            "{} bytes: context modelling did not pay",
+            out.len()
+        );
+        assert!(map.iter().all(|&code| (code as usize) < codes));
+        // Few literals: one code.
+        let mut few = Box::new([[0u32; 256]; 64]);
+        few[8][b'a' as usize] = 100;
+        few[24][b' ' as usize] = 100;
+        assert_eq!(cluster_contexts(&few, &mut map), 1);
+        assert_eq!(map, [0; 64]);
     }
 
     #[test]
