@@ -224,6 +224,9 @@ struct Encoder<'a> {
     commands: Vec<Command>,
     /// Literal counts by context (the previous byte's top six bits, context mode MSB6).
     context_histograms: Box<[[u32; 256]; 64]>,
+    /// Bit `c` set: context `c` has counts (so only those are cleared).
+    used_contexts: u64,
+    literal_count: usize,
     command_histogram: [u32; 704],
     distance_histogram: [u32; 64],
     /// Which literal code each context uses, and those codes.
@@ -255,7 +258,7 @@ const NO_MATCH: Match = Match {
 impl<'a> Encoder<'a> {
     fn new(data: &'a [u8], window_bits: u32) -> Self {
         // About one slot per input byte, at most 2^MAX_BUCKET_BITS buckets.
-        let mut bucket_bits = 10;
+        let mut bucket_bits = 8;
         while bucket_bits < MAX_BUCKET_BITS && (WAYS << bucket_bits) < data.len() {
             bucket_bits += 1;
         }
@@ -268,6 +271,8 @@ impl<'a> Encoder<'a> {
             distances: [4, 11, 15, 16],
             commands: Vec::new(),
             context_histograms: Box::new([[0; 256]; 64]),
+            used_contexts: 0,
+            literal_count: 0,
             command_histogram: [0; 704],
             distance_histogram: [0; 64],
             context_map: [0; 64],
@@ -302,9 +307,13 @@ impl<'a> Encoder<'a> {
     /// LZ77 over `start..end` into `self.commands` and the histograms.
     fn find_commands(&mut self, start: usize, end: usize) {
         self.commands.clear();
-        for histogram in self.context_histograms.iter_mut() {
-            *histogram = [0; 256];
+        for (context, histogram) in self.context_histograms.iter_mut().enumerate() {
+            if self.used_contexts & (1 << context) != 0 {
+                *histogram = [0; 256];
+            }
         }
+        self.used_contexts = 0;
+        self.literal_count = 0;
         self.command_histogram = [0; 704];
         self.distance_histogram = [0; 64];
         let data = self.data;
@@ -468,9 +477,12 @@ impl<'a> Encoder<'a> {
         if let Some(literals) = self.data.get(literal_start..pos) {
             let mut previous = previous_byte(self.data, literal_start);
             for &b in literals {
-                self.context_histograms[(previous >> 2) as usize][b as usize] += 1;
+                let context = (previous >> 2) as usize;
+                self.context_histograms[context][b as usize] += 1;
+                self.used_contexts |= 1 << context;
                 previous = b;
             }
+            self.literal_count += literals.len();
         }
         let insert_len = pos - literal_start;
         let insert_code = insert_length_code(insert_len);
@@ -546,7 +558,11 @@ impl<'a> Encoder<'a> {
         w.write(3, 0);
         w.write(6, 0);
         w.write(2, 1);
-        self.literal_code_count = cluster_contexts(&self.context_histograms, &mut self.context_map);
+        self.literal_code_count = cluster_contexts(
+            &self.context_histograms,
+            self.literal_count,
+            &mut self.context_map,
+        );
         let mut literal_histograms = [[0u32; 256]; MAX_LITERAL_CODES];
         for (histogram, &code) in self.context_histograms.iter().zip(&self.context_map) {
             if let Some(sum) = literal_histograms.get_mut(code as usize) {
@@ -657,7 +673,16 @@ fn write_var_len_u8(w: &mut BitWriter, value: usize) {
 /// descriptions. A few rounds of k-means: each context goes to the code that would spend
 /// the fewest bits on its literals. The starting groups are by character class of the
 /// previous byte: punctuation and controls, digits, upper case, lower case and the rest.
-fn cluster_contexts(histograms: &[[u32; 256]; 64], map: &mut [u8; 64]) -> usize {
+fn cluster_contexts(
+    histograms: &[[u32; 256]; 64],
+    literal_count: usize,
+    map: &mut [u8; 64],
+) -> usize {
+    // Below this the descriptions of extra codes cost more than they save.
+    if literal_count < 1024 {
+        *map = [0; 64];
+        return 1;
+    }
     for (context, code) in map.iter_mut().enumerate() {
         *code = match context {
             0..=11 => 0,
@@ -667,12 +692,6 @@ fn cluster_contexts(histograms: &[[u32; 256]; 64], map: &mut [u8; 64]) -> usize 
         };
     }
     let totals: Vec<u32> = histograms.iter().map(|h| h.iter().sum()).collect();
-    let literal_count: u32 = totals.iter().sum();
-    // Below this the descriptions of extra codes cost more than they save.
-    if literal_count < 1024 {
-        *map = [0; 64];
-        return 1;
-    }
     let mut cost = [[0f32; 256]; MAX_LITERAL_CODES];
     for _round in 0..3 {
         let mut clusters = [[0u32; 256]; MAX_LITERAL_CODES];
@@ -1062,7 +1081,8 @@ impl<const N: usize> PrefixCode<N> {
             huffman_lengths(histogram, 15, lengths, scratch);
             write_complex(w, lengths, scratch);
         }
-        canonical_codes(&self.lengths, &mut self.codes);
+        let used = histogram.len().min(N);
+        canonical_codes(&self.lengths[..used], &mut self.codes[..used]);
     }
 }
 
@@ -1612,7 +1632,7 @@ mod tests {
         let mut encoder = Encoder::new(&text, window_bits(text.len()));
         encoder.find_commands(0, text.len());
         let mut map = [0u8; 64];
-        let codes = cluster_contexts(&encoder.context_histograms, &mut map);
+        let codes = cluster_contexts(&encoder.context_histograms, encoder.literal_count, &mut map);
         assert!(codes >= 2, "{codes} literal codes");
         let out = round_trip(&text);
         assert!(
@@ -1625,7 +1645,7 @@ mod tests {
         let mut few = Box::new([[0u32; 256]; 64]);
         few[8][b'a' as usize] = 100;
         few[24][b' ' as usize] = 100;
-        assert_eq!(cluster_contexts(&few, &mut map), 1);
+        assert_eq!(cluster_contexts(&few, 200, &mut map), 1);
         assert_eq!(map, [0; 64]);
     }
 
