@@ -4,15 +4,20 @@
 //! strategy it has (all hashers, zopfli, the static-dictionary tables) ends up in the binary:
 //! about 0.9 MiB. The adapter needs one fast setting, so this module implements just that:
 //!
-//! - LZ77 with a hash table of 4-way buckets (5-byte hashes), the last distances checked first
-//!   (they are the cheapest to encode), greedy matching with one step of lazy matching, and a
-//!   growing skip over input that keeps not matching (so incompressible bodies stay fast);
+//! - LZ77 over a hash table of 8-way buckets (5-byte hashes, newest position first), the last
+//!   two distances checked first (they are the cheapest to encode), greedy matching with up to
+//!   two steps of lazy matching, and a growing skip over input that keeps not matching (so
+//!   incompressible bodies stay fast);
 //! - meta-blocks of up to 1 MiB, each with its own histograms and Huffman codes: one block
-//!   type per category, one literal code (no context modelling), no static dictionary;
+//!   type per category, no static dictionary; literals are coded by context (the previous
+//!   byte's top six bits, grouped into up to four codes) when that pays;
 //! - a meta-block that would not shrink is stored uncompressed instead.
 //!
-//! Any brotli decoder reads the output. It is deterministic, allocates a few buffers per call
-//! (none per byte) and has no global state.
+//! Compared with the `brotli` crate at quality 4 (upstream's setting) on JSON, HTML and text
+//! it is faster and, thanks to the literal contexts, about 5% smaller overall; quality 4 wins
+//! on very regular data that its block splitting fits (synthetic JSON records). Any brotli
+//! decoder reads the output. It is deterministic, allocates a few buffers per call (none per
+//! byte) and has no global state.
 
 /// The largest window the encoder uses (4 MiB, as the `brotli` crate's default).
 const MAX_WINDOW_BITS: u32 = 22;
