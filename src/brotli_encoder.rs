@@ -292,11 +292,16 @@ impl<'a> Encoder<'a> {
     fn encode_metablock(&mut self, w: &mut BitWriter, start: usize, end: usize, last: bool) {
         let distances_before = self.distances;
         self.find_commands(start, end);
-        let mark = w.mark();
-        self.write_compressed(w, start, end, last);
-        // A stored meta-block costs its header (at most 5 bytes) plus the data.
         let len = end - start;
-        if w.bytes_since(&mark) > len + 5 {
+        // Incompressible input (already compressed, random): store it without writing the
+        // compressed form first when even the literals alone would take 8 bits a byte.
+        let hopeless = self.estimated_bits() >= 8.0 * len as f32;
+        let mark = w.mark();
+        if !hopeless {
+            self.write_compressed(w, start, end, last);
+        }
+        // A stored meta-block costs its header (at most 5 bytes) plus the data.
+        if hopeless || w.bytes_since(&mark) > len + 5 {
             w.reset_to(&mark);
             if let Some(chunk) = self.data.get(start..end) {
                 write_stored(w, chunk);
@@ -307,6 +312,26 @@ impl<'a> Encoder<'a> {
             // Stored data does not touch the decoder's distances.
             self.distances = distances_before;
         }
+    }
+
+    /// A rough lower estimate of the compressed meta-block in bits: the literals at their
+    /// order-0 entropy, the commands at a few bits each, the literal code's description.
+    fn estimated_bits(&self) -> f32 {
+        let mut literals = [0u32; 256];
+        for (context, histogram) in self.context_histograms.iter().enumerate() {
+            if self.used_contexts & (1 << context) != 0 {
+                for (sum, &n) in literals.iter_mut().zip(histogram) {
+                    *sum += n;
+                }
+            }
+        }
+        let log_total = (self.literal_count as f32).log2();
+        let mut bits = 4.0 * self.commands.len() as f32;
+        for &n in literals.iter().filter(|&&n| n > 0) {
+            // The symbol's share, and about 4 bits for its length in the code description.
+            bits += n as f32 * (log_total - (n as f32).log2()) + 4.0;
+        }
+        bits
     }
 
     /// LZ77 over `start..end` into `self.commands` and the histograms.
@@ -1498,6 +1523,24 @@ mod tests {
         mixed.extend(json_sample(20_000));
         mixed.extend(random_bytes(300_000, 10));
         round_trip(&mixed);
+    }
+
+    #[test]
+    fn incompressible_blocks_are_stored_without_trying() {
+        let random = random_bytes(100_000, 21);
+        let mut encoder = Encoder::new(&random, window_bits(random.len()));
+        encoder.find_commands(0, random.len());
+        assert!(encoder.estimated_bits() >= 8.0 * random.len() as f32);
+        // Compressible input is never judged hopeless, however short.
+        for data in [
+            html_sample(2000),
+            vec![b'x'; 100],
+            b"abcabcabcabcabc".to_vec(),
+        ] {
+            let mut encoder = Encoder::new(&data, window_bits(data.len()));
+            encoder.find_commands(0, data.len());
+            assert!(encoder.estimated_bits() < 4.0 * data.len() as f32);
+        }
     }
 
     #[test]
