@@ -17,9 +17,16 @@ fuzz_target!(|data: &[u8]| {
     let compressed = brotli_encoder::compress(&input);
     let mut decoded = Vec::new();
     if let Err(e) = brotli::Decompressor::new(&compressed[..], 4096).read_to_end(&mut decoded) {
-        panic!("{} input bytes: the stream does not decode: {e}", input.len());
+        panic!(
+            "{} input bytes: the stream does not decode: {e}",
+            input.len()
+        );
     }
-    assert!(decoded == input, "{} input bytes decode differently", input.len());
+    assert!(
+        decoded == input,
+        "{} input bytes decode differently",
+        input.len()
+    );
     assert!(
         compressed.len() <= input.len() + 8,
         "{} bytes grew to {}",
