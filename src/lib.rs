@@ -14,6 +14,7 @@
 
 pub mod app_client;
 pub mod app_response;
+pub mod brotli_encoder;
 pub mod compression;
 pub mod config;
 pub mod deadline_stream;
