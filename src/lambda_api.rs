@@ -48,7 +48,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn answered(message: String) -> ApiError {
+    pub fn answered(message: String) -> ApiError {
         ApiError {
             message,
             transport: false,
@@ -205,11 +205,8 @@ pub fn connect_ahead(endpoint: &ApiEndpoint) -> Option<TcpStream> {
     Some(stream)
 }
 
-/// How long a response or error post may take before the worker gives up on it.
-const POST_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The Runtime API, one per worker. `next` and the posts alternate on one keep-alive
-/// connection: a worker never has both in flight.
+/// The Runtime API's `/next`, one per worker, on its own keep-alive connection (the posts
+/// have theirs, see `runtime_post`).
 pub struct RuntimeClient {
     endpoint: ApiEndpoint,
     /// No global timeout: `/next` is a long poll that lasts as long as the environment is
@@ -287,85 +284,19 @@ impl RuntimeClient {
         ))))
     }
 
-    /// Posts a buffered response (compact JSON).
-    pub fn post_response(&self, request_id: &str, body: &[u8]) -> Result<(), ApiError> {
-        let url = self.invocation_url(request_id, "response");
-        let response = self
-            .post(&url)
-            .send(body)
-            .map_err(|e| transport("posting the response", &url, e))?;
-        check_post(response, &url)
-    }
-
-    /// Posts an error: `errorType` also goes in `Lambda-Runtime-Function-Error-Type`.
-    pub fn post_error(
-        &self,
-        request_id: &str,
-        error_type: &str,
-        message: &str,
-    ) -> Result<(), ApiError> {
-        let url = self.invocation_url(request_id, "error");
-        let response = self
-            .post(&url)
-            .header("Lambda-Runtime-Function-Error-Type", error_type)
-            .header("Content-Type", "application/json")
-            .send(&error_json(error_type, message))
-            .map_err(|e| transport("posting the error", &url, e))?;
-        check_post(response, &url)
-    }
-
-    /// A POST whose every phase is bounded, so a stuck Runtime API cannot pin the worker.
-    fn post(&self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
-        self.agent
-            .post(url)
-            .config()
-            .timeout_send_body(Some(POST_TIMEOUT))
-            .timeout_recv_response(Some(POST_TIMEOUT))
-            .timeout_recv_body(Some(POST_TIMEOUT))
-            .build()
-    }
-
-    /// The URL of `/runtime/invocation/{id}/{what}`.
-    pub fn invocation_url(&self, request_id: &str, what: &str) -> String {
-        format!(
-            "http://{}{}",
-            self.endpoint.authority,
-            self.invocation_path(request_id, what)
-        )
-    }
-
-    /// The request target of `/runtime/invocation/{id}/{what}`, path prefix included.
-    pub fn invocation_path(&self, request_id: &str, what: &str) -> String {
-        let id = utf8_percent_encode(request_id, PATH_SEGMENT);
-        format!(
-            "{}/2018-06-01/runtime/invocation/{id}/{what}",
-            self.endpoint.prefix
-        )
-    }
-
-    /// Where the Runtime API lives (the streaming writer opens its own connection).
+    /// Where the Runtime API lives (posts open their own connection).
     pub fn endpoint(&self) -> &ApiEndpoint {
         &self.endpoint
     }
 }
 
-/// Reads the (small) answer to a post, so the connection can be reused, and checks its status.
-fn check_post(mut response: ureq::http::Response<ureq::Body>, url: &str) -> Result<(), ApiError> {
-    let _ = response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_vec();
-    let status = response.status().as_u16();
-    match status {
-        200..=299 => Ok(()),
-        410 => Err(ApiError::answered(format!(
-            "Lambda function timeout! The Runtime API answered 410 to {url}"
-        ))),
-        _ => Err(ApiError::answered(format!(
-            "Lambda Runtime API returned non-200 response status={status} ({url})"
-        ))),
-    }
+/// The request target of `/runtime/invocation/{id}/{what}`, path prefix included.
+pub fn invocation_path(endpoint: &ApiEndpoint, request_id: &str, what: &str) -> String {
+    let id = utf8_percent_encode(request_id, PATH_SEGMENT);
+    format!(
+        "{}/2018-06-01/runtime/invocation/{id}/{what}",
+        endpoint.prefix
+    )
 }
 
 /// `{"errorType":..,"errorMessage":..}`, the body of every error post.

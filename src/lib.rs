@@ -26,6 +26,7 @@ pub mod json;
 pub mod lambda_api;
 pub mod logging;
 pub mod readiness;
+pub mod runtime_post;
 pub mod runtime_transport;
 pub mod streaming;
 pub mod worker;

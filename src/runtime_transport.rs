@@ -240,7 +240,7 @@ impl std::fmt::Debug for RuntimeTransport {
 
 /// Writes `first` then `second` whole, in as few system calls as the socket allows (one, on
 /// a socket with room).
-fn write_both(stream: &mut impl Write, first: &[u8], second: &[u8]) -> io::Result<()> {
+pub(crate) fn write_both(stream: &mut impl Write, first: &[u8], second: &[u8]) -> io::Result<()> {
     let (mut first, mut second) = (first, second);
     let mut attempts = 0;
     while !first.is_empty() || !second.is_empty() {

@@ -15,8 +15,7 @@
 //! therefore slows the reading of the app instead of piling the body up in memory, and every
 //! wait ends at the invocation deadline.
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -25,12 +24,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::app_client::{AppError, AppErrorKind, AppExchange};
 use crate::app_response::ResponseHead;
-use crate::config::ApiEndpoint;
-use crate::deadline_stream::DeadlineStream;
 use crate::event::response::grouped;
 use crate::invocation::Invocation;
 use crate::json;
-use crate::lambda_api::{self, RuntimeClient, USER_AGENT};
+use crate::lambda_api::{self, RuntimeClient, USER_AGENT, invocation_path};
+use crate::runtime_post::{Poster, RuntimeConn};
 use crate::worker::Reply;
 
 /// Content type of a streamed HTTP-integration response.
@@ -52,7 +50,6 @@ const MAX_CHUNK: usize = 256 * 1024;
 /// that sends its body right after its headers loses nothing; one that holds the body back
 /// does not hold back the status and headers.
 const FIRST_BYTES_WAIT: Duration = Duration::from_millis(5);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for the Runtime API's answer once the stream is complete.
 const ANSWER_WAIT: Duration = Duration::from_secs(5);
 
@@ -94,36 +91,32 @@ pub fn stream(
     exchange: &mut AppExchange<'_>,
     app_deadline: Instant,
 ) -> Reply {
-    stream_reusing(runtime, invocation, exchange, app_deadline, &mut None)
+    let mut poster = Poster::new(runtime.endpoint().clone());
+    stream_with(&mut poster, invocation, exchange, app_deadline)
 }
 
-/// [`stream`] on `kept`, the worker's connection from its previous streamed response when
-/// the Runtime API kept it open (checked before use); a usable connection is left there
-/// for the next one.
-pub fn stream_reusing(
-    runtime: &RuntimeClient,
+/// [`stream`] on a connection from `poster`: the worker's kept one when the Runtime API kept
+/// it open (checked before use), and left there for the next post when it still can be.
+pub fn stream_with(
+    poster: &mut Poster,
     invocation: &Invocation,
     exchange: &mut AppExchange<'_>,
     app_deadline: Instant,
-    kept: &mut Option<RuntimeConn>,
 ) -> Reply {
     let hard_deadline = Instant::now() + invocation.remaining();
-    let endpoint = runtime.endpoint();
-    let authority = &endpoint.authority;
-    let reused = kept.take().filter(RuntimeConn::still_open);
-    let mut conn = match reused {
-        Some(mut conn) => {
-            conn.stream.set_deadline(hard_deadline);
-            conn
+    let mut conn = match poster.open(hard_deadline) {
+        Ok(conn) => conn,
+        Err(why) => {
+            return stream_failed(&PostError {
+                message: format!("could not start streaming the response: {why}"),
+                sent_nothing: true,
+            });
         }
-        None => match RuntimeConn::connect(endpoint, hard_deadline) {
-            Ok(conn) => conn,
-            Err(e) => return stream_failed(&e),
-        },
     };
+    let endpoint = poster.endpoint();
     let first_write = request_head(
-        &runtime.invocation_path(&invocation.request_id, "response"),
-        authority,
+        &invocation_path(endpoint, &invocation.request_id, "response"),
+        &endpoint.authority,
     );
     let prelude = prelude(&exchange.head);
     log::debug!(
@@ -172,8 +165,8 @@ pub fn stream_reusing(
                     "{error_type}: {message}; the streamed response ends with error trailers"
                 );
             }
-            if conn.check_answer(hard_deadline) {
-                *kept = Some(conn);
+            if check_answer(&mut conn, hard_deadline) {
+                poster.keep(conn);
             }
             Reply::Streamed
         }
@@ -181,6 +174,27 @@ pub fn stream_reusing(
         Err(e) => {
             log::error!("{}", e.message);
             Reply::Streamed
+        }
+    }
+}
+
+/// Reads the Runtime API's answer to the completed stream and logs a rejection; the
+/// invocation has been answered either way. True when the connection can carry the next post
+/// (a 2xx answer read exactly, not closing).
+fn check_answer(conn: &mut RuntimeConn, hard_deadline: Instant) -> bool {
+    match conn.answer(hard_deadline.min(Instant::now() + ANSWER_WAIT)) {
+        Ok(answer) if (200..300).contains(&answer.status) => answer.keep_alive,
+        Ok(answer) => {
+            log::error!(
+                "the Runtime API rejected the streamed response with status {}: {}",
+                answer.status,
+                answer.body.trim()
+            );
+            false
+        }
+        Err(e) => {
+            log::warn!("no answer from the Runtime API to the streamed response: {e}");
+            false
         }
     }
 }
@@ -431,154 +445,6 @@ pub fn push_last_chunk(out: &mut Vec<u8>, ending: &Ending) {
         );
     }
     out.extend_from_slice(b"\r\n");
-}
-
-/// The connection to the Runtime API that carries one streamed response. Every write is
-/// bounded by the invocation deadline, so a stalled reader on Lambda's side cannot pin the
-/// worker.
-pub struct RuntimeConn {
-    stream: DeadlineStream,
-}
-
-impl RuntimeConn {
-    pub fn connect(endpoint: &ApiEndpoint, deadline: Instant) -> Result<RuntimeConn, PostError> {
-        let failed = |why: String| PostError {
-            message: format!(
-                "could not connect to the Runtime API at {} to stream the response: {why}",
-                endpoint.authority
-            ),
-            sent_nothing: true,
-        };
-        let timeout = CONNECT_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
-        if timeout.is_zero() {
-            return Err(failed("the invocation deadline passed".into()));
-        }
-        let stream = TcpStream::connect_timeout(&endpoint.addr, timeout)
-            .map_err(|e| failed(e.to_string()))?;
-        // Each chunk is written whole; Nagle would only delay it.
-        let _ = stream.set_nodelay(true);
-        Ok(RuntimeConn {
-            stream: DeadlineStream::new(stream, deadline, "the Runtime API"),
-        })
-    }
-
-    /// Reads the Runtime API's answer to the completed post and logs a rejection; the
-    /// invocation has been answered either way. True when the connection can carry the
-    /// next streamed response (a 2xx answer read exactly, not closing).
-    fn check_answer(&mut self, hard_deadline: Instant) -> bool {
-        self.stream
-            .set_deadline(hard_deadline.min(Instant::now() + ANSWER_WAIT));
-        match read_answer(&mut self.stream) {
-            Ok(answer) if (200..300).contains(&answer.status) => answer.keep_alive,
-            Ok(answer) => {
-                log::error!(
-                    "the Runtime API rejected the streamed response with status {}: {}",
-                    answer.status,
-                    answer.body.trim()
-                );
-                false
-            }
-            Err(e) => {
-                log::warn!("no answer from the Runtime API to the streamed response: {e}");
-                false
-            }
-        }
-    }
-
-    /// Whether a kept connection is still open: the Runtime API has neither closed it nor
-    /// sent anything unasked since its last answer.
-    fn still_open(&self) -> bool {
-        let stream = &self.stream.stream;
-        if stream.set_nonblocking(true).is_err() {
-            return false;
-        }
-        let mut probe = [0u8; 1];
-        let open =
-            matches!(stream.peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-        stream.set_nonblocking(false).is_ok() && open
-    }
-}
-
-impl Write for RuntimeConn {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The Runtime API's answer to a streamed post.
-struct Answer {
-    status: u16,
-    body: String,
-    /// The answer was read to its exact end and the connection stays open.
-    keep_alive: bool,
-}
-
-/// Reads the answer: its head, then a `content-length` body (kept short).
-fn read_answer(conn: &mut impl Read) -> io::Result<Answer> {
-    let mut raw = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = conn.read(&mut buf)?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the Runtime API closed the connection",
-            ));
-        }
-        raw.extend_from_slice(buf.get(..n).unwrap_or_default());
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut response = httparse::Response::new(&mut headers);
-        match response.parse(&raw) {
-            Ok(httparse::Status::Complete(len)) => {
-                let status = response.code.unwrap_or(0);
-                let header = |name: &str| {
-                    response
-                        .headers
-                        .iter()
-                        .find(|h| h.name.eq_ignore_ascii_case(name))
-                        .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
-                };
-                let closing = response.version == Some(0)
-                    || header("connection").is_some_and(|v| v.contains("close"));
-                let length = header("content-length").and_then(|v| v.parse::<usize>().ok());
-                let mut body = raw.get(len..).unwrap_or_default().to_vec();
-                let exact = match length {
-                    Some(length) if length <= 16 * 1024 => {
-                        while body.len() < length {
-                            let n = conn.read(&mut buf)?;
-                            if n == 0 {
-                                break;
-                            }
-                            body.extend_from_slice(buf.get(..n).unwrap_or_default());
-                        }
-                        body.len() == length
-                    }
-                    _ => false,
-                };
-                return Ok(Answer {
-                    status,
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                    keep_alive: exact && !closing,
-                });
-            }
-            Ok(httparse::Status::Partial) if raw.len() < 16 * 1024 => continue,
-            Ok(httparse::Status::Partial) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "the Runtime API's answer is too large",
-                ));
-            }
-            Err(e) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("invalid answer: {e}"),
-                ));
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use crate::invocation::Invocation;
 use crate::lambda_api::{ApiError, Next, RuntimeClient};
 use crate::logging;
 use crate::readiness::Readiness;
-use crate::streaming::{self, RuntimeConn};
+use crate::runtime_post::Poster;
+use crate::streaming;
 
 /// Time kept back from the deadline to post the answer before Lambda stops the invocation.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
@@ -85,8 +86,8 @@ pub struct Worker<'a> {
     readiness: Readiness,
     /// False until the app has passed a readiness check (async init may start without).
     app_ready: bool,
-    /// The connection that carried the last streamed response, if the Runtime API kept it.
-    stream_conn: Option<RuntimeConn>,
+    /// Posts the answers, on a connection of its own kept between invocations.
+    poster: Poster,
 }
 
 impl<'a> Worker<'a> {
@@ -109,7 +110,7 @@ impl<'a> Worker<'a> {
             ),
             readiness: Readiness::new(config),
             app_ready,
-            stream_conn: None,
+            poster: Poster::new(config.runtime_api.clone()),
         }
     }
 
@@ -195,13 +196,7 @@ impl<'a> Worker<'a> {
 
         // App response → Lambda.
         if config.invoke_mode == InvokeMode::ResponseStream {
-            return streaming::stream_reusing(
-                &self.runtime,
-                invocation,
-                &mut exchange,
-                deadline,
-                &mut self.stream_conn,
-            );
+            return streaming::stream_with(&mut self.poster, invocation, &mut exchange, deadline);
         }
         let mut body = Vec::new();
         if let Err(e) = exchange.read_body(&mut body, MAX_BUFFERED_BODY) {
@@ -222,15 +217,15 @@ impl<'a> Worker<'a> {
 
     /// Posts the reply. A failed post is logged and the worker goes on (DECISIONS 5); a
     /// transport failure is retried once, since the post may never have reached Lambda.
-    fn post(&self, invocation: &Invocation, reply: Reply) {
+    fn post(&mut self, invocation: &Invocation, reply: Reply) {
         let id = &invocation.request_id;
-        let attempt = || -> Result<(), ApiError> {
+        let mut attempt = || -> Result<(), ApiError> {
             match &reply {
-                Reply::Response(body) => self.runtime.post_response(id, body),
+                Reply::Response(body) => self.poster.post_response(id, body),
                 Reply::Error {
                     error_type,
                     message,
-                } => self.runtime.post_error(id, error_type, message),
+                } => self.poster.post_error(id, error_type, message),
                 Reply::Streamed => Ok(()),
             }
         };
