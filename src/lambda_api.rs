@@ -62,17 +62,14 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-/// Input buffer of the Runtime API agents: events of any size pass through it.
-const RUNTIME_BUFFER: usize = 32 * 1024;
-/// Input buffer of the Extensions API agents: their answers are a few hundred bytes.
-const EXTENSION_BUFFER: usize = 4 * 1024;
-/// Output buffer of every agent: what goes out through ureq is request heads and small
-/// bodies (the invocation posts are written by `runtime_post`).
-const OUTPUT_BUFFER: usize = 4 * 1024;
-
 /// An agent whose every phase after connecting (send request, send body, receive response,
 /// receive body) is bounded by `timeout`. Phase timeouts rather than ureq's global one: with a
 /// global timeout ureq resolves the address on a new thread per call.
+/// Buffer size of the Runtime API agents: events and responses of any size pass through.
+const RUNTIME_BUFFER: usize = 32 * 1024;
+/// Buffer size of the Extensions API agents: their messages are a few hundred bytes.
+const EXTENSION_BUFFER: usize = 4 * 1024;
+
 fn agent(timeout: Option<Duration>, buffer: usize, connector: RuntimeConnector) -> Agent {
     let config = Agent::config_builder()
         .http_status_as_error(false)
@@ -90,7 +87,7 @@ fn agent(timeout: Option<Duration>, buffer: usize, connector: RuntimeConnector) 
         // ureq's default buffers are 128 KiB each way; with one agent per worker (up to 64 on
         // Managed Instances) smaller ones keep memory flat without costing throughput.
         .input_buffer_size(buffer)
-        .output_buffer_size(OUTPUT_BUFFER)
+        .output_buffer_size(buffer)
         .build();
     Agent::with_parts(config, connector, LiteralResolver)
 }
