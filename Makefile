@@ -57,7 +57,7 @@ lint:
 layer:
 	$(MAKE) -f layer.zip.mk
 
-## bench: ours vs upstream LWA vs the app called directly, interleaved rounds (a few minutes).
+## bench: ours vs upstream LWA vs the app called directly, interleaved rounds (about a minute).
 ##       Upstream is built once from crates.io, as its releases are, into .cache/upstream.
 UPSTREAM_BIN := .cache/upstream/bin/lambda-adapter
 $(UPSTREAM_BIN):
@@ -67,7 +67,7 @@ $(UPSTREAM_BIN):
 bench: release $(UPSTREAM_BIN)
 	$(CARGO) run --release --example bench -- --ours $(RELEASE_BIN) --upstream $(UPSTREAM_BIN)
 
-## bench-quick: the same in under a minute (fewer invocations and rounds)
+## bench-quick: the same in a few seconds (fewer invocations and rounds)
 bench-quick: release $(UPSTREAM_BIN)
 	$(CARGO) run --release --example bench -- --ours $(RELEASE_BIN) --upstream $(UPSTREAM_BIN) --quick
 
