@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::config::ApiEndpoint;
 use crate::deadline_stream::DeadlineStream;
 use crate::lambda_api::{ApiError, USER_AGENT, error_json, invocation_path};
-use crate::runtime_transport::write_both;
+use crate::runtime_transport::{is_idle, write_both};
 
 /// How long a post may take, from connecting to its answer.
 const POST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -160,14 +160,7 @@ impl RuntimeConn {
     /// Whether a kept connection is still open: the Runtime API has neither closed it nor
     /// sent anything unasked since its last answer.
     fn still_open(&self) -> bool {
-        let stream = &self.stream.stream;
-        if stream.set_nonblocking(true).is_err() {
-            return false;
-        }
-        let mut probe = [0u8; 1];
-        let open =
-            matches!(stream.peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-        stream.set_nonblocking(false).is_ok() && open
+        is_idle(&self.stream.stream)
     }
 }
 

@@ -221,7 +221,7 @@ impl Transport for RuntimeTransport {
 
 /// A non-blocking peek finds neither data nor the end of the stream: the Runtime API has
 /// not closed the connection and has sent nothing unasked.
-fn is_idle(stream: &TcpStream) -> bool {
+pub(crate) fn is_idle(stream: &TcpStream) -> bool {
     if stream.set_nonblocking(true).is_err() {
         return false;
     }
