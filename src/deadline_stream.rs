@@ -8,7 +8,7 @@
 //! the timeout was set can then end at most `REARM_AFTER` past the deadline, which the
 //! deadlines already leave room for (the app's is 100 ms before Lambda's).
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -119,6 +119,13 @@ impl Write for DeadlineStream {
         self.arm(Direction::Write)?;
         self.stream
             .write(buf)
+            .map_err(|e| self.timed_out(e, Direction::Write))
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.arm(Direction::Write)?;
+        self.stream
+            .write_vectored(bufs)
             .map_err(|e| self.timed_out(e, Direction::Write))
     }
 

@@ -9,7 +9,7 @@
 //! timers) cost about as many instructions per post as the whole event conversion; by hand
 //! it is a few hundred.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -167,6 +167,9 @@ impl RuntimeConn {
 impl Write for RuntimeConn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.stream.write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.stream.write_vectored(bufs)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
