@@ -164,6 +164,25 @@ mod tests {
     }
 
     #[test]
+    fn vectored_writes_go_out_in_one_call() {
+        // Posts write their head and body with one writev; the default `write_vectored`
+        // would write only the head and leave the body to a second system call.
+        let (client, mut server) = pair();
+        let mut stream = DeadlineStream::new(
+            client,
+            Instant::now() + Duration::from_secs(60),
+            "the Runtime API",
+        );
+        let written = stream
+            .write_vectored(&[IoSlice::new(b"HEAD\r\n\r\n"), IoSlice::new(b"body")])
+            .unwrap();
+        assert_eq!(written, 12);
+        let mut got = [0u8; 12];
+        server.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"HEAD\r\n\r\nbody");
+    }
+
+    #[test]
     fn a_moved_deadline_is_armed_again() {
         let (client, mut server) = pair();
         let far = Instant::now() + Duration::from_secs(60);
