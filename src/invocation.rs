@@ -139,7 +139,7 @@ impl Invocation {
         json::push_str(&mut out, &function.log_group);
         out.extend_from_slice(b"}}");
         // Only UTF-8 strings and JSON punctuation went in, so this never replaces anything.
-        String::from_utf8_lossy(&out).into_owned()
+        json::into_string(out)
     }
 }
 

@@ -5,6 +5,12 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+/// The text of a JSON buffer built from `&str` pieces: taken over without a copy, as it is
+/// valid UTF-8 (anything else is replaced, never a panic).
+pub fn into_string(out: Vec<u8>) -> String {
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// Appends `s` as a JSON string literal.
 pub fn push_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
@@ -119,6 +125,16 @@ pub fn push_minified(out: &mut Vec<u8>, raw: &str) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn into_string_takes_valid_text_and_replaces_the_rest() {
+        assert_eq!(
+            into_string(b"{\"a\":\"\xc3\xa9\"}".to_vec()),
+            "{\"a\":\"\u{e9}\"}"
+        );
+        assert_eq!(into_string(b"x\xffy".to_vec()), "x\u{fffd}y");
+    }
+
     use super::*;
 
     #[test]

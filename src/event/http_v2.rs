@@ -147,7 +147,7 @@ fn context_json(c: &Context) -> String {
         json::push_minified(&mut out, authentication.get());
     }
     out.push(b'}');
-    String::from_utf8_lossy(&out).into_owned()
+    json::into_string(out)
 }
 
 /// The v2 response JSON.

@@ -14,6 +14,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use crate::app_client::AppRequest;
 use crate::config::{Config, is_token_byte};
 use crate::invocation::Invocation;
+use crate::json;
 
 /// Headers an event may not set: the adapter frames the request itself, so an event can
 /// neither truncate, hang nor smuggle a request (DECISIONS 9). The context headers are
@@ -170,7 +171,7 @@ fn form_decode(s: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    json::into_string(out)
 }
 
 /// A JSON string, an array of strings, or null (no values).

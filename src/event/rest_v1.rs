@@ -195,7 +195,7 @@ fn context_json(c: &Context) -> Result<String, String> {
     json::push_opt(&mut out, c.api_id.as_deref());
     out.push(b'}');
     // Built only from `&str` pieces and JSON text, so always UTF-8.
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok(json::into_string(out))
 }
 
 fn push_identity(out: &mut Vec<u8>, id: &Identity) {
