@@ -1,5 +1,7 @@
 //! The two Lambda APIs the adapter talks to, over ureq: the Extensions API (register, signal
-//! init done, report a configuration error) and the Runtime API (`next`, `response`, `error`).
+//! init done, report a configuration error) and the Runtime API's `next`. The invocation
+//! posts (`response`, `error`) are in `runtime_post`; the request paths, error bodies and
+//! error-type headers they share are here.
 //!
 //! Each worker owns its own [`RuntimeClient`] (its own keep-alive connection), so workers
 //! never wait on each other.
@@ -209,6 +211,8 @@ pub fn connect_ahead(endpoint: &ApiEndpoint) -> Option<TcpStream> {
 /// have theirs, see `runtime_post`).
 pub struct RuntimeClient {
     endpoint: ApiEndpoint,
+    /// The `/next` URL, built once.
+    next_url: String,
     /// No global timeout: `/next` is a long poll that lasts as long as the environment is
     /// idle. Posts set their own bound.
     agent: Agent,
@@ -223,28 +227,30 @@ pub enum Next {
 
 impl RuntimeClient {
     pub fn new(endpoint: ApiEndpoint) -> RuntimeClient {
-        RuntimeClient {
-            endpoint,
-            agent: agent(None, RUNTIME_BUFFER, RuntimeConnector::default()),
-        }
+        RuntimeClient::with_connector(endpoint, RuntimeConnector::default())
     }
 
     /// A client whose first request goes out on `warm` (see [`connect_ahead`]).
     pub fn warmed(endpoint: ApiEndpoint, warm: TcpStream) -> RuntimeClient {
+        RuntimeClient::with_connector(endpoint, RuntimeConnector::warmed(warm))
+    }
+
+    fn with_connector(endpoint: ApiEndpoint, connector: RuntimeConnector) -> RuntimeClient {
         RuntimeClient {
+            next_url: endpoint.url("/2018-06-01/runtime/invocation/next"),
             endpoint,
-            agent: agent(None, RUNTIME_BUFFER, RuntimeConnector::warmed(warm)),
+            agent: agent(None, RUNTIME_BUFFER, connector),
         }
     }
 
     /// Long-polls for the next invocation.
     pub fn next(&self) -> Result<Next, ApiError> {
-        let url = self.endpoint.url("/2018-06-01/runtime/invocation/next");
+        let url = &self.next_url;
         let mut response = self
             .agent
-            .get(&url)
+            .get(url)
             .call()
-            .map_err(|e| transport("runtime invocation/next", &url, e))?;
+            .map_err(|e| transport("runtime invocation/next", url, e))?;
         if response.status() != 200 {
             let body = response.body_mut().read_to_string().unwrap_or_default();
             return Err(ApiError::answered(format!(
@@ -253,16 +259,15 @@ impl RuntimeClient {
                 body.trim()
             )));
         }
-        let headers = response.headers().clone();
-        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let (head, mut body) = response.into_parts();
+        let get = |name: &str| head.headers.get(name).and_then(|v| v.to_str().ok());
         let Some(request_id) = get(header::REQUEST_ID)
             .filter(|id| !id.is_empty())
             .map(str::to_string)
         else {
             return Ok(Next::NoRequestId);
         };
-        let event = response
-            .body_mut()
+        let event = body
             .with_config()
             .limit(MAX_EVENT_BYTES)
             .read_to_vec()
@@ -297,6 +302,15 @@ pub fn invocation_path(endpoint: &ApiEndpoint, request_id: &str, what: &str) -> 
         "{}/2018-06-01/runtime/invocation/{id}/{what}",
         endpoint.prefix
     )
+}
+
+/// An error type as it may stand in a header or trailer. The adapter's error types are fixed
+/// ASCII names; anything else is dropped so the header stays valid regardless.
+pub fn error_type_header(error_type: &str) -> String {
+    error_type
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .collect()
 }
 
 /// `{"errorType":..,"errorMessage":..}`, the body of every error post.

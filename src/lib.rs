@@ -5,11 +5,12 @@
 //! the Lambda response. It is synchronous: blocking threads, no async runtime.
 //!
 //! The data path, one module per step:
-//! [`config`] (environment, once) → [`lambda_api`] (`next`) → [`invocation`] (context) →
-//! [`event`] (event → [`app_client::AppRequest`]) → [`app_client`] / [`app_response`] (the
-//! app) → [`compression`] / [`event`] (response JSON) or [`streaming`] → [`lambda_api`]
-//! (`response`/`error`). [`worker`] strings them together; [`readiness`] gates the start;
-//! [`deadline_stream`] bounds every socket wait by the invocation's deadline.
+//! [`config`] (environment, once) → [`lambda_api`] (`next`, over [`runtime_transport`]) →
+//! [`invocation`] (context) → [`event`] (event → [`app_client::AppRequest`]) →
+//! [`app_client`] / [`app_response`] (the app) → [`compression`] ([`brotli_encoder`]) /
+//! [`event`] (response JSON) or [`streaming`] → [`runtime_post`] (`response`/`error`).
+//! [`worker`] strings them together; [`readiness`] gates the start; [`deadline_stream`]
+//! bounds every socket wait by the invocation's deadline.
 #![forbid(unsafe_code)]
 
 pub mod app_client;

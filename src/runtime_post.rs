@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::ApiEndpoint;
 use crate::deadline_stream::DeadlineStream;
-use crate::lambda_api::{ApiError, USER_AGENT, error_json, invocation_path};
+use crate::lambda_api::{ApiError, USER_AGENT, error_json, error_type_header, invocation_path};
 use crate::runtime_transport::{is_idle, write_both};
 
 /// How long a post may take, from connecting to its answer.
@@ -43,13 +43,7 @@ impl Poster {
     /// A connection for a post that must be done by `deadline`: the kept one when the
     /// Runtime API has not closed it (checked with a non-blocking peek), else a new one.
     pub fn open(&mut self, deadline: Instant) -> Result<RuntimeConn, String> {
-        match self.kept.take().filter(RuntimeConn::still_open) {
-            Some(mut conn) => {
-                conn.set_deadline(deadline);
-                Ok(conn)
-            }
-            None => RuntimeConn::connect(&self.endpoint, deadline),
-        }
+        open_kept(&mut self.kept, &self.endpoint, deadline)
     }
 
     /// Keeps `conn`, whose last answer was read to its end, for the next post.
@@ -69,13 +63,9 @@ impl Poster {
         error_type: &str,
         message: &str,
     ) -> Result<(), ApiError> {
-        // The error types are fixed ASCII names; keep the header valid regardless.
-        let error_type_header: String = error_type
-            .chars()
-            .filter(|c| c.is_ascii_graphic())
-            .collect();
         let headers = format!(
-            "lambda-runtime-function-error-type: {error_type_header}\r\ncontent-type: application/json\r\n"
+            "lambda-runtime-function-error-type: {}\r\ncontent-type: application/json\r\n",
+            error_type_header(error_type)
         );
         let body = error_json(error_type, message);
         self.post(request_id, "error", &headers, body.as_bytes())
@@ -91,33 +81,51 @@ impl Poster {
         body: &[u8],
     ) -> Result<(), ApiError> {
         let target = invocation_path(&self.endpoint, request_id, what);
-        let url = format!("http://{}{target}", self.endpoint.authority);
+        let authority = &self.endpoint.authority;
+        // The URL is only spelled out when something went wrong.
+        let url = || format!("http://{authority}{target}");
         let failed = |why: String| ApiError {
-            message: format!("posting the {what} ({url}) failed: {why}"),
+            message: format!("posting the {what} ({}) failed: {why}", url()),
             transport: true,
         };
         let deadline = Instant::now() + POST_TIMEOUT;
-        let mut conn = self.open(deadline).map_err(failed)?;
+        let mut conn = open_kept(&mut self.kept, &self.endpoint, deadline).map_err(failed)?;
         let head = format!(
-            "POST {target} HTTP/1.1\r\nhost: {}\r\nuser-agent: {USER_AGENT}\r\n{headers}content-length: {}\r\n\r\n",
-            self.endpoint.authority,
+            "POST {target} HTTP/1.1\r\nhost: {authority}\r\nuser-agent: {USER_AGENT}\r\n{headers}content-length: {}\r\n\r\n",
             body.len()
         );
         write_both(&mut conn, head.as_bytes(), body).map_err(|e| failed(e.to_string()))?;
         let answer = conn.answer(deadline).map_err(|e| failed(e.to_string()))?;
         if answer.keep_alive {
-            self.keep(conn);
+            self.kept = Some(conn);
         }
         match answer.status {
             200..=299 => Ok(()),
             410 => Err(ApiError::answered(format!(
-                "Lambda function timeout! The Runtime API answered 410 to {url}"
+                "Lambda function timeout! The Runtime API answered 410 to {}",
+                url()
             ))),
             status => Err(ApiError::answered(format!(
-                "Lambda Runtime API returned non-200 response status={status} ({url}): {}",
+                "Lambda Runtime API returned non-200 response status={status} ({}): {}",
+                url(),
                 answer.body.trim()
             ))),
         }
+    }
+}
+
+/// `kept` if the Runtime API has not closed it, else a new connection to `endpoint`.
+fn open_kept(
+    kept: &mut Option<RuntimeConn>,
+    endpoint: &ApiEndpoint,
+    deadline: Instant,
+) -> Result<RuntimeConn, String> {
+    match kept.take().filter(RuntimeConn::still_open) {
+        Some(mut conn) => {
+            conn.set_deadline(deadline);
+            Ok(conn)
+        }
+        None => RuntimeConn::connect(endpoint, deadline),
     }
 }
 

@@ -213,7 +213,7 @@ impl Transport for RuntimeTransport {
         Ok(amount > 0)
     }
 
-    /// Open: nothing held, and the connection idle (see [`is_idle`]).
+    /// Open: nothing held, and the connection idle (see `is_idle`).
     fn is_open(&mut self) -> bool {
         self.held.is_empty() && is_idle(&self.stream)
     }

@@ -434,11 +434,7 @@ pub fn push_last_chunk(out: &mut Vec<u8>, ending: &Ending) {
     } = ending
     {
         let body = STANDARD.encode(lambda_api::error_json(error_type, message));
-        // The error types are fixed ASCII names; keep the trailer a valid header regardless.
-        let error_type: String = error_type
-            .chars()
-            .filter(|c| c.is_ascii_graphic())
-            .collect();
+        let error_type = lambda_api::error_type_header(error_type);
         out.extend_from_slice(
             format!("{ERROR_TYPE_TRAILER}: {error_type}\r\n{ERROR_BODY_TRAILER}: {body}\r\n")
                 .as_bytes(),

@@ -1,8 +1,9 @@
 //! The worker: the whole data path of one invocation, top to bottom.
 //!
 //! `next` → event to request → request to the app → the app's response to Lambda's JSON →
-//! `response` (or `error`). One worker is one thread with its own Runtime API connection and
-//! its own keep-alive connection to the app; Lambda Managed Instances run N of them. Workers
+//! `response` (or `error`). One worker is one thread with its own keep-alive connections: to
+//! the Runtime API for `/next`, to the Runtime API for its posts ([`Poster`]), and to the app;
+//! Lambda Managed Instances run N of them. Workers
 //! never die (DECISIONS 5): every failure is answered or logged, and the loop goes on.
 
 use std::net::TcpStream;
