@@ -13,21 +13,15 @@
 //! bounds every socket wait by the invocation's deadline.
 #![forbid(unsafe_code)]
 
-pub mod app_client;
-pub mod app_response;
+pub mod app;
 pub mod brotli_encoder;
-pub mod compression;
 pub mod config;
 pub mod deadline_stream;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod event;
-pub mod invocation;
 pub mod json;
-pub mod lambda_api;
+pub mod lambda;
 pub mod logging;
-pub mod readiness;
-pub mod runtime_post;
-pub mod runtime_transport;
-pub mod streaming;
+pub mod reply;
 pub mod worker;

@@ -10,9 +10,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use lambda_adapter::app::readiness::Readiness;
 use lambda_adapter::config::{self, Config, ConfigError};
-use lambda_adapter::lambda_api::{self, ExtensionClient};
-use lambda_adapter::readiness::Readiness;
+use lambda_adapter::lambda::{self, ExtensionClient};
 use lambda_adapter::{logging, worker};
 
 /// How long async init waits for the app before taking invocations anyway (as upstream).
@@ -102,7 +102,7 @@ fn main() -> ExitCode {
     }
 
     // Opened now so the first /next need not wait for a connection once the app is ready.
-    let warm = lambda_api::connect_ahead(&config.runtime_api);
+    let warm = lambda::connect_ahead(&config.runtime_api);
     let budget = config.async_init.then_some(ASYNC_INIT_BUDGET);
     let ready = Readiness::new(&config).wait(budget);
     if !ready {

@@ -9,17 +9,17 @@
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::app_client::{AppClient, AppError, AppExchange};
-use crate::app_response::ResponseHead;
-use crate::compression;
+use crate::app::client::{AppClient, AppError, AppExchange};
+use crate::app::readiness::Readiness;
+use crate::app::response::ResponseHead;
 use crate::config::{Config, InvokeMode};
 use crate::event::{self, Rejected, Source, response::MAX_RESPONSE_BYTES};
-use crate::invocation::Invocation;
-use crate::lambda_api::{ApiError, Next, RuntimeClient};
+use crate::lambda::invocation::Invocation;
+use crate::lambda::post::Poster;
+use crate::lambda::{ApiError, Next, RuntimeClient};
 use crate::logging;
-use crate::readiness::Readiness;
-use crate::runtime_post::Poster;
-use crate::streaming;
+use crate::reply::compression;
+use crate::reply::stream;
 
 /// Time kept back from the deadline to post the answer before Lambda stops the invocation.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
@@ -197,7 +197,7 @@ impl<'a> Worker<'a> {
 
         // App response → Lambda.
         if config.invoke_mode == InvokeMode::ResponseStream {
-            return streaming::stream_with(&mut self.poster, invocation, &mut exchange, deadline);
+            return stream::stream_with(&mut self.poster, invocation, &mut exchange, deadline);
         }
         let mut body = Vec::new();
         if let Err(e) = exchange.read_body(&mut body, MAX_BUFFERED_BODY) {

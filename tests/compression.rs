@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use lambda_adapter::config::Config;
-use lambda_adapter::invocation::{Invocation, now_ms};
+use lambda_adapter::lambda::invocation::{Invocation, now_ms};
 use lambda_adapter::worker::{Reply, Worker};
 
 /// An app that answers one request with `response` and hands back the request head it got.

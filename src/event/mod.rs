@@ -19,10 +19,10 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::app_client::AppRequest;
-use crate::app_response::ResponseHead;
+use crate::app::client::AppRequest;
+use crate::app::response::ResponseHead;
 use crate::config::Config;
-use crate::invocation::Invocation;
+use crate::lambda::invocation::Invocation;
 
 /// Where an event came from; decides the request rules and the response JSON shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

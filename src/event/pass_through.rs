@@ -2,10 +2,10 @@
 //! raw event bytes are posted to `AWS_LWA_PASS_THROUGH_PATH` as JSON, and the app's body is
 //! the invocation's result.
 
-use crate::app_client::AppRequest;
-use crate::app_response::ResponseHead;
+use crate::app::client::AppRequest;
+use crate::app::response::ResponseHead;
 use crate::config::Config;
-use crate::invocation::Invocation;
+use crate::lambda::invocation::Invocation;
 
 use super::request::{self, Headers};
 

@@ -11,10 +11,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::app_client::AppRequest;
+use crate::app::client::AppRequest;
 use crate::config::{Config, is_token_byte};
-use crate::invocation::Invocation;
 use crate::json;
+use crate::lambda::invocation::Invocation;
 
 /// Headers an event may not set: the adapter frames the request itself, so an event can
 /// neither truncate, hang nor smuggle a request (DECISIONS 9). The context headers are

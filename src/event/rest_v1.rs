@@ -11,11 +11,11 @@ use serde_json::value::RawValue;
 
 use super::request::{self, EventMap, Headers, StrayPercent, Text};
 use super::response;
-use crate::app_client::AppRequest;
-use crate::app_response::ResponseHead;
+use crate::app::client::AppRequest;
+use crate::app::response::ResponseHead;
 use crate::config::Config;
-use crate::invocation::Invocation;
 use crate::json;
+use crate::lambda::invocation::Invocation;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

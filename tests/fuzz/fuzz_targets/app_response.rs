@@ -4,7 +4,7 @@
 
 use std::io::{BufReader, Cursor};
 
-use lambda_adapter::app_response::{BodyReader, read_head};
+use lambda_adapter::app::response::{BodyReader, read_head};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,9 +6,9 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use lambda_adapter::app_response::ResponseHead;
+use lambda_adapter::app::response::ResponseHead;
 use lambda_adapter::event::{self, Source};
-use lambda_adapter::{compression, streaming};
+use lambda_adapter::reply::{compression, stream as streaming};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

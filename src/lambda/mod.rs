@@ -6,6 +6,10 @@
 //! Each worker owns its own [`RuntimeClient`] (its own keep-alive connection), so workers
 //! never wait on each other.
 
+pub mod invocation;
+pub mod post;
+pub mod transport;
+
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -16,8 +20,8 @@ use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::NextTimeout;
 
 use crate::config::{ApiEndpoint, literal_ip};
-use crate::invocation::{Invocation, header};
-use crate::runtime_transport::RuntimeConnector;
+use crate::lambda::invocation::{Invocation, header};
+use crate::lambda::transport::RuntimeConnector;
 
 /// Sent as `User-Agent` to the Runtime API.
 pub const USER_AGENT: &str = concat!("lambda-adapter/", env!("CARGO_PKG_VERSION"));

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use crate::config::ApiEndpoint;
 use crate::deadline_stream::DeadlineStream;
-use crate::lambda_api::{ApiError, USER_AGENT, error_json, error_type_header, invocation_path};
-use crate::runtime_transport::{is_idle, write_both};
+use crate::lambda::transport::{is_idle, write_both};
+use crate::lambda::{ApiError, USER_AGENT, error_json, error_type_header, invocation_path};
 
 /// How long a post may take, from connecting to its answer.
 const POST_TIMEOUT: Duration = Duration::from_secs(60);

@@ -10,7 +10,7 @@ use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::app_response;
+use crate::app::response;
 use crate::config::{Config, ReadinessProtocol};
 
 const FAST_RETRY_INTERVAL: Duration = Duration::from_millis(2);
@@ -110,8 +110,7 @@ impl Readiness {
         stream
             .set_read_timeout(Some(left()))
             .map_err(|e| e.to_string())?;
-        let head =
-            app_response::read_head(&mut BufReader::new(stream)).map_err(|e| e.error.message)?;
+        let head = response::read_head(&mut BufReader::new(stream)).map_err(|e| e.error.message)?;
         if self.healthy.contains(&head.status) {
             Ok(())
         } else {

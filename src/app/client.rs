@@ -12,7 +12,7 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::app_response::{self, BodyReader, ResponseHead};
+use crate::app::response::{self, BodyReader, ResponseHead};
 use crate::deadline_stream::DeadlineStream;
 
 /// What to send to the app. Built by the event conversion; header names are lowercase and
@@ -192,7 +192,7 @@ impl AppClient {
                 true,
             ));
         }
-        match app_response::read_head(&mut conn.reader) {
+        match response::read_head(&mut conn.reader) {
             Ok(head) => Ok(head),
             Err(e) => {
                 self.conn = None;

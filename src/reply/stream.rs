@@ -22,13 +22,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::app_client::{AppError, AppErrorKind, AppExchange};
-use crate::app_response::ResponseHead;
+use crate::app::client::{AppError, AppErrorKind, AppExchange};
+use crate::app::response::ResponseHead;
 use crate::event::response::grouped;
-use crate::invocation::Invocation;
 use crate::json;
-use crate::lambda_api::{self, RuntimeClient, USER_AGENT, invocation_path};
-use crate::runtime_post::{Poster, RuntimeConn};
+use crate::lambda::invocation::Invocation;
+use crate::lambda::post::{Poster, RuntimeConn};
+use crate::lambda::{self, RuntimeClient, USER_AGENT, invocation_path};
 use crate::worker::Reply;
 
 /// Content type of a streamed HTTP-integration response.
@@ -433,8 +433,8 @@ pub fn push_last_chunk(out: &mut Vec<u8>, ending: &Ending) {
         message,
     } = ending
     {
-        let body = STANDARD.encode(lambda_api::error_json(error_type, message));
-        let error_type = lambda_api::error_type_header(error_type);
+        let body = STANDARD.encode(lambda::error_json(error_type, message));
+        let error_type = lambda::error_type_header(error_type);
         out.extend_from_slice(
             format!("{ERROR_TYPE_TRAILER}: {error_type}\r\n{ERROR_BODY_TRAILER}: {body}\r\n")
                 .as_bytes(),

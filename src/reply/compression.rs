@@ -13,8 +13,8 @@
 
 use std::io::Write;
 
-use crate::app_client::AppRequest;
-use crate::app_response::ResponseHead;
+use crate::app::client::AppRequest;
+use crate::app::response::ResponseHead;
 
 /// Bodies smaller than this are not worth compressing.
 pub const MIN_SIZE: usize = 32;
