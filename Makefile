@@ -77,7 +77,7 @@ bench-quick: release $(UPSTREAM_BIN)
 # .cache/cargo-fuzz when it is not on PATH. A crash leaves its input in
 # tests/fuzz/artifacts/TARGET/ and fails the target. The adapter has no unsafe code, so the
 # default is no sanitizer (5x the executions); FUZZ_SANITIZER=address checks its dependencies.
-FUZZ_TARGETS := event_bytes event_structured response_encoding parsers app_response brotli_round_trip
+FUZZ_TARGETS := event_bytes event_structured response_encoding parsers app_response
 FUZZ_SECONDS ?= 60
 FUZZ_SANITIZER ?= none
 FUZZ_PATH = PATH="$(CURDIR)/.cache/cargo-fuzz/bin:$$PATH"

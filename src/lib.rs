@@ -14,7 +14,6 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
-pub mod brotli_encoder;
 pub mod config;
 pub mod deadline_stream;
 #[cfg(feature = "emulator")]

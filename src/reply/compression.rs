@@ -5,11 +5,9 @@
 //! `*` are not offered), and a response is compressed only when it is at least 32 bytes, not
 //! already encoded, not a range, and not gRPC, an image (except SVG) or an event stream.
 //!
-//! gzip is flate2 at level 6 with upstream's header: the same bytes as upstream. Brotli is the
-//! adapter's own encoder ([`crate::brotli_encoder`]), not the `brotli` crate at quality 4 as
-//! upstream: that crate links every quality level's machinery (0.9 MiB, half the binary) and
-//! we need one fast setting. The bytes differ from upstream's, the decoded body does not; on
-//! typical JSON, HTML and text it is faster than quality 4 and about as small (see the module).
+//! gzip is flate2 at level 6 with upstream's header, and brotli is the `brotli` crate at
+//! quality 4: the same bytes as upstream for the same body (DECISIONS 27), so a cache or a test
+//! that compares compressed bodies sees no change after the swap.
 
 use std::io::Write;
 
@@ -19,6 +17,8 @@ use crate::app::response::ResponseHead;
 /// Bodies smaller than this are not worth compressing.
 pub const MIN_SIZE: usize = 32;
 const GZIP_LEVEL: u32 = 6;
+/// tower-http lowers brotli from its maximum (11, far too slow on the fly) to 4.
+const BROTLI_QUALITY: i32 = 4;
 
 /// A content coding the adapter can apply, ordered from least to most preferred: on equal
 /// q-values the later one wins.
@@ -170,7 +170,7 @@ pub fn compress(head: &mut ResponseHead, body: Vec<u8>, accept_encoding: Option<
     let compressed = match encoding {
         Encoding::Identity => return body,
         Encoding::Gzip => gzip(&body),
-        Encoding::Brotli => Ok(brotli(&body)),
+        Encoding::Brotli => brotli(&body),
     };
     match compressed {
         Ok(compressed) => {
@@ -202,9 +202,16 @@ pub fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     encoder.finish()
 }
 
-/// Brotli: the adapter's own encoder (window up to 4 MiB, like upstream's).
-pub fn brotli(body: &[u8]) -> Vec<u8> {
-    crate::brotli_encoder::compress(body)
+/// Brotli: the `brotli` crate at quality 4 with its other defaults (window 22), as upstream
+/// configures it, so the bytes are upstream's (DECISIONS 27).
+pub fn brotli(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: BROTLI_QUALITY,
+        ..Default::default()
+    };
+    let mut out = Vec::with_capacity(body.len() / 2 + 64);
+    brotli::BrotliCompress(&mut &body[..], &mut out, &params)?;
+    Ok(out)
 }
 
 fn visible_ascii(bytes: &[u8]) -> bool {
