@@ -5,9 +5,18 @@
 //! their settings. Where upstream silently falls back to a default on a bad value, we refuse to
 //! start and name the variable, the value and what is accepted (DECISIONS 20).
 
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+mod endpoint;
+mod error;
+mod values;
+
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+pub use endpoint::{ApiEndpoint, parse_api_endpoints};
+pub use error::ConfigError;
+use error::invalid;
+pub use values::{is_token_byte, literal_ip, parse_bool, parse_status_list};
+use values::{parse_pass_through_path, parse_port, parse_readiness_path, resolve_host};
 
 /// How the app's response goes back to Lambda.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,50 +34,6 @@ pub enum ReadinessProtocol {
     Http,
     /// Ready as soon as a TCP connection is accepted.
     Tcp,
-}
-
-/// Where a Lambda API (Runtime or Extensions) lives: an address plus an optional path prefix.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiEndpoint {
-    /// `host:port`, as written in the `Host` header.
-    pub authority: String,
-    /// The address to connect to (the host is an IP literal or `localhost`: Lambda's API
-    /// addresses are IPs, and a static binary has no system resolver to ask).
-    pub addr: SocketAddr,
-    /// Path prefix without a trailing slash (`""` for none).
-    pub prefix: String,
-}
-
-impl ApiEndpoint {
-    /// Accepts `host:port`, `http://host:port` and `http://host:port/prefix`.
-    pub fn parse(value: &str) -> Result<ApiEndpoint, String> {
-        let rest = match value.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some((scheme, _)) => {
-                return Err(format!("the scheme '{scheme}' is not supported, only http"));
-            }
-            None => value,
-        };
-        let (authority, prefix) = match rest.find('/') {
-            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
-            None => (rest, ""),
-        };
-        let form = "expected host:port, http://host:port or http://host:port/prefix";
-        let (host, port) = authority.rsplit_once(':').ok_or(form)?;
-        let port = port.parse::<u16>().ok().filter(|p| *p > 0).ok_or(form)?;
-        let ip = literal_ip(host)
-            .ok_or_else(|| format!("the host {host:?} is not an IP address or localhost"))?;
-        Ok(ApiEndpoint {
-            authority: authority.to_string(),
-            addr: SocketAddr::new(ip, port),
-            prefix: prefix.to_string(),
-        })
-    }
-
-    /// The full URL of `path` (which starts with `/`) on this endpoint.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}{}", self.authority, self.prefix, path)
-    }
 }
 
 /// The function's identity as Lambda describes it in the environment; it ends up in the
@@ -115,26 +80,6 @@ pub struct Config {
     /// Non-fatal findings to log once logging is up (deprecated names, defaults used).
     pub warnings: Vec<String>,
 }
-
-/// A configuration value the adapter refuses to start with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub variable: String,
-    pub value: String,
-    pub expected: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid {}={:?}: {}",
-            self.variable, self.value, self.expected
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Default app port, as upstream.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -326,30 +271,6 @@ impl Config {
     }
 }
 
-/// The Extensions API address, and the Runtime API address (which the proxy may redirect).
-/// Also used on the configuration-error path, so it stands alone.
-pub fn parse_api_endpoints(
-    lookup: &impl Fn(&str) -> Option<String>,
-) -> Result<(ApiEndpoint, ApiEndpoint), ConfigError> {
-    let base = match lookup("AWS_LAMBDA_RUNTIME_API") {
-        Some(value) => ApiEndpoint::parse(&value)
-            .map_err(|why| invalid("AWS_LAMBDA_RUNTIME_API", &value, &why))?,
-        None => {
-            return Err(invalid(
-                "AWS_LAMBDA_RUNTIME_API",
-                "",
-                "not set: lambda-adapter runs as a Lambda extension, and Lambda (or an emulator) sets this variable",
-            ));
-        }
-    };
-    let runtime = match lookup("AWS_LWA_LAMBDA_RUNTIME_API_PROXY") {
-        Some(value) if !value.is_empty() => ApiEndpoint::parse(&value)
-            .map_err(|why| invalid("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", &value, &why))?,
-        _ => base.clone(),
-    };
-    Ok((base, runtime))
-}
-
 struct Env<'a, F: Fn(&str) -> Option<String>> {
     lookup: &'a F,
     warnings: Vec<String>,
@@ -375,142 +296,6 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         }
         Some((value, old))
     }
-}
-
-fn invalid(variable: &str, value: &str, expected: &str) -> ConfigError {
-    ConfigError {
-        variable: variable.to_string(),
-        value: value.to_string(),
-        expected: expected.to_string(),
-    }
-}
-
-fn parse_port(var: &str, value: &str) -> Result<u16, ConfigError> {
-    match value.parse::<u16>() {
-        Ok(port) if port > 0 => Ok(port),
-        _ => Err(invalid(
-            var,
-            value,
-            "expected a TCP port number from 1 to 65535",
-        )),
-    }
-}
-
-/// Booleans accept `true/false/1/0/yes/no/on/off` in any case (DECISIONS 20).
-pub fn parse_bool(var: &str, value: &str) -> Result<bool, ConfigError> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(invalid(
-            var,
-            value,
-            "expected true/false, 1/0, yes/no or on/off",
-        )),
-    }
-}
-
-fn parse_readiness_path(var: &str, value: String) -> Result<String, ConfigError> {
-    if !value.starts_with('/') {
-        return Err(invalid(
-            var,
-            &value,
-            "expected a path starting with '/', such as '/health'",
-        ));
-    }
-    if value.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'#') {
-        return Err(invalid(
-            var,
-            &value,
-            "expected a path without spaces, control characters or '#'",
-        ));
-    }
-    Ok(encode_non_ascii(&value))
-}
-
-fn parse_pass_through_path(value: &str) -> Result<String, ConfigError> {
-    if value
-        .bytes()
-        .any(|b| b <= b' ' || b == 0x7f || b == b'?' || b == b'#')
-    {
-        return Err(invalid(
-            "AWS_LWA_PASS_THROUGH_PATH",
-            value,
-            "expected a path without spaces, control characters, '?' or '#'",
-        ));
-    }
-    let path = encode_non_ascii(value);
-    Ok(if path.starts_with('/') {
-        path
-    } else {
-        format!("/{path}")
-    })
-}
-
-/// Percent-encodes non-ASCII bytes, as upstream's URL handling does, so a configured path
-/// goes into the request line as ASCII.
-fn encode_non_ascii(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for &b in path.as_bytes() {
-        if b.is_ascii() {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Parses `500,502-504, 422` into `[500, 502, 503, 504, 422]`, keeping order. Unlike
-/// upstream, a part that is not a code or an ascending range is an error, not a warning.
-pub fn parse_status_list(var: &str, value: &str) -> Result<Vec<u16>, ConfigError> {
-    let expected = "expected HTTP status codes (100-599) and ranges separated by commas, such as '500,502-504'";
-    let mut codes = Vec::new();
-    for part in value.split(',').map(str::trim) {
-        if part.is_empty() {
-            continue;
-        }
-        let parse_code = |s: &str| {
-            s.trim()
-                .parse::<u16>()
-                .ok()
-                .filter(|c| (100..=599).contains(c))
-        };
-        match part.split_once('-') {
-            Some((start, end)) => match (parse_code(start), parse_code(end)) {
-                (Some(start), Some(end)) if start <= end => codes.extend(start..=end),
-                _ => return Err(invalid(var, value, expected)),
-            },
-            None => match parse_code(part) {
-                Some(code) => codes.push(code),
-                None => return Err(invalid(var, value, expected)),
-            },
-        }
-    }
-    Ok(codes)
-}
-
-fn resolve_host(var: &str, host: &str, port: u16) -> Result<SocketAddr, ConfigError> {
-    // Host names other than localhost would need the system resolver (NSS), which a static
-    // binary cannot rely on; the app runs in the same environment, so an IP always serves.
-    literal_ip(host)
-        .map(|ip| SocketAddr::new(ip, port))
-        .ok_or_else(|| {
-            invalid(
-                var,
-                host,
-                "expected an IP address (such as 127.0.0.1 or [::1]) or localhost",
-            )
-        })
-}
-
-/// The IP of a host that is an IP literal (IPv6 with or without brackets) or `localhost`,
-/// resolved without the system resolver.
-pub fn literal_ip(host: &str) -> Option<IpAddr> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if bare.eq_ignore_ascii_case("localhost") {
-        return Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    }
-    bare.parse().ok()
 }
 
 fn function_env(
@@ -542,11 +327,6 @@ fn function_env(
         log_stream: lookup("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
         log_group: lookup("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),
     }
-}
-
-/// RFC 9110 token characters (header names, methods).
-pub fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]

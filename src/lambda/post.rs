@@ -13,10 +13,13 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
 use crate::config::ApiEndpoint;
 use crate::deadline_stream::DeadlineStream;
+use crate::lambda::agent::USER_AGENT;
+use crate::lambda::error::{ApiError, error_json, error_type_header};
 use crate::lambda::transport::{is_idle, write_both};
-use crate::lambda::{ApiError, USER_AGENT, error_json, error_type_header, invocation_path};
 
 /// How long a post may take, from connecting to its answer.
 const POST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -255,4 +258,27 @@ fn read_answer(conn: &mut impl Read) -> io::Result<Answer> {
             }
         }
     }
+}
+
+/// Characters escaped when a request id goes into a URL path segment.
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// The request target of `/runtime/invocation/{id}/{what}`, path prefix included.
+pub fn invocation_path(endpoint: &ApiEndpoint, request_id: &str, what: &str) -> String {
+    let id = utf8_percent_encode(request_id, PATH_SEGMENT);
+    format!(
+        "{}/2018-06-01/runtime/invocation/{id}/{what}",
+        endpoint.prefix
+    )
 }
