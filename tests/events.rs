@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use lambda_adapter::app::client::AppRequest;
+use lambda_adapter::app::AppRequest;
 use lambda_adapter::app::response::ResponseHead;
 use lambda_adapter::config::Config;
 use lambda_adapter::event::{self, Rejected, Source};

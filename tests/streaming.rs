@@ -8,12 +8,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use lambda_adapter::app::client::{AppClient, AppRequest};
+use lambda_adapter::app::{AppClient, AppRequest};
 use lambda_adapter::config::{ApiEndpoint, Config};
 use lambda_adapter::lambda::invocation::{Invocation, now_ms};
 use lambda_adapter::lambda::{RuntimeClient, USER_AGENT};
-use lambda_adapter::reply::stream::{self, Ending, Piece};
-use lambda_adapter::worker::{Reply, Worker};
+use lambda_adapter::reply::Reply;
+use lambda_adapter::reply::chunked::Ending;
+use lambda_adapter::reply::stream::{self, Piece};
+use lambda_adapter::worker::Worker;
 
 const WAIT: Duration = Duration::from_secs(10);
 const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
@@ -590,8 +592,8 @@ fn writer_framing_is_exact() {
 
     let (tx, rx) = crossbeam_channel::bounded(8);
     tx.send(Piece::Data(b"abc".to_vec())).unwrap();
-    tx.send(Piece::Failed(lambda_adapter::app::client::AppError::new(
-        lambda_adapter::app::client::AppErrorKind::ConnectionClosed,
+    tx.send(Piece::Failed(lambda_adapter::app::AppError::new(
+        lambda_adapter::app::AppErrorKind::ConnectionClosed,
         "gone",
     )))
     .unwrap();

@@ -12,107 +12,10 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::app::error::{AppError, AppErrorKind};
+use crate::app::request::AppRequest;
 use crate::app::response::{self, BodyReader, ResponseHead};
 use crate::deadline_stream::DeadlineStream;
-
-/// What to send to the app. Built by the event conversion; header names are lowercase and
-/// no name or value contains a byte HTTP forbids.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AppRequest {
-    pub method: String,
-    /// Origin-form target: `/path` or `/path?query`, already percent-encoded.
-    pub target: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl AppRequest {
-    /// The first value of header `name` (lowercase).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The request head and body as written on the wire.
-    pub fn to_wire(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256 + self.body.len());
-        self.write_head(&mut out);
-        out.extend_from_slice(&self.body);
-        out
-    }
-
-    fn write_head(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.method.as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(self.target.as_bytes());
-        out.extend_from_slice(b" HTTP/1.1\r\n");
-        for (name, value) in &self.headers {
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(self.body.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n\r\n");
-    }
-}
-
-/// Why the app did not give a usable response. `error_type` is what Lambda shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppError {
-    pub kind: AppErrorKind,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AppErrorKind {
-    /// Nothing listens on the app's port.
-    ConnectionRefused,
-    /// The app reset or closed the connection before or during the response.
-    ConnectionClosed,
-    /// The app did not answer (or connect) before the deadline.
-    Timeout,
-    /// The app answered something that is not a valid HTTP/1.1 response.
-    InvalidResponse,
-}
-
-impl AppError {
-    pub fn error_type(&self) -> &'static str {
-        match self.kind {
-            AppErrorKind::ConnectionRefused => "App.ConnectionRefused",
-            AppErrorKind::ConnectionClosed => "App.ConnectionClosed",
-            AppErrorKind::Timeout => "App.Timeout",
-            AppErrorKind::InvalidResponse => "App.InvalidResponse",
-        }
-    }
-
-    pub fn new(kind: AppErrorKind, message: impl Into<String>) -> AppError {
-        AppError {
-            kind,
-            message: message.into(),
-        }
-    }
-
-    /// Classifies an I/O error met while talking to the app.
-    pub fn from_io(e: &io::Error, doing: &str) -> AppError {
-        let kind = match e.kind() {
-            io::ErrorKind::ConnectionRefused => AppErrorKind::ConnectionRefused,
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => AppErrorKind::Timeout,
-            io::ErrorKind::InvalidData => AppErrorKind::InvalidResponse,
-            _ => AppErrorKind::ConnectionClosed,
-        };
-        AppError::new(kind, format!("{doing}: {e}"))
-    }
-}
-
-impl std::fmt::Display for AppError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.error_type(), self.message)
-    }
-}
 
 /// A worker's connection to the app.
 pub struct AppClient {

@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, Read};
 
-use crate::app::client::{AppError, AppErrorKind};
+use crate::app::error::{AppError, AppErrorKind};
 
 /// Largest response head accepted (status line plus headers).
 pub const MAX_HEAD_BYTES: usize = 256 * 1024;

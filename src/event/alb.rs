@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::request::{self, EventMap, Headers, StrayPercent, Text};
 use super::response;
-use crate::app::client::AppRequest;
+use crate::app::AppRequest;
 use crate::app::response::ResponseHead;
 use crate::config::Config;
 use crate::json;

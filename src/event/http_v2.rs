@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::request::{self, EventHeaders, Headers, StrayPercent, Text};
 use super::response;
-use crate::app::client::AppRequest;
+use crate::app::AppRequest;
 use crate::app::response::ResponseHead;
 use crate::config::Config;
 use crate::json;

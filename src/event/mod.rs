@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::app::client::AppRequest;
+use crate::app::AppRequest;
 use crate::app::response::ResponseHead;
 use crate::config::Config;
 use crate::lambda::invocation::Invocation;

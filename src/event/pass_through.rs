@@ -2,7 +2,7 @@
 //! raw event bytes are posted to `AWS_LWA_PASS_THROUGH_PATH` as JSON, and the app's body is
 //! the invocation's result.
 
-use crate::app::client::AppRequest;
+use crate::app::AppRequest;
 use crate::app::response::ResponseHead;
 use crate::config::Config;
 use crate::lambda::invocation::Invocation;

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::app::client::AppRequest;
+use crate::app::AppRequest;
 use crate::config::{Config, is_token_byte};
 use crate::json;
 use crate::lambda::invocation::Invocation;

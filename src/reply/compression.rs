@@ -11,7 +11,7 @@
 
 use std::io::Write;
 
-use crate::app::client::AppRequest;
+use crate::app::AppRequest;
 use crate::app::response::ResponseHead;
 
 /// Bodies smaller than this are not worth compressing.

@@ -18,27 +18,15 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::app::client::{AppError, AppErrorKind, AppExchange};
-use crate::app::response::ResponseHead;
-use crate::event::response::grouped;
-use crate::json;
+use crate::app::{AppError, AppErrorKind, AppExchange};
+use crate::lambda::RuntimeClient;
 use crate::lambda::invocation::Invocation;
-use crate::lambda::post::{Poster, RuntimeConn};
-use crate::lambda::{self, RuntimeClient, USER_AGENT, invocation_path};
-use crate::worker::Reply;
-
-/// Content type of a streamed HTTP-integration response.
-pub const CONTENT_TYPE: &str = "application/vnd.awslambda.http-integration-response";
-/// Separates the prelude from the body.
-pub const PRELUDE_END: [u8; 8] = [0; 8];
-pub const ERROR_TYPE_TRAILER: &str = "Lambda-Runtime-Function-Error-Type";
-pub const ERROR_BODY_TRAILER: &str = "Lambda-Runtime-Function-Error-Body";
-/// Given to the app's response when it has no content type (as upstream).
-const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+use crate::lambda::post::{Poster, RuntimeConn, invocation_path};
+use crate::reply::Reply;
+use crate::reply::chunked::{Ending, push_chunk, push_last_chunk, request_head};
+use crate::reply::prelude::prelude;
 
 /// Pieces of body in flight between the reader and the writer.
 const CHANNEL_PIECES: usize = 16;
@@ -61,17 +49,6 @@ pub enum Piece {
     End,
     /// Reading the body failed; the stream ends with error trailers.
     Failed(AppError),
-}
-
-/// How a relayed stream ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ending {
-    Complete,
-    /// Ended with error trailers.
-    Failed {
-        error_type: String,
-        message: String,
-    },
 }
 
 /// The post could not be completed. `sent_nothing`: it failed before the Runtime API could
@@ -236,80 +213,6 @@ fn read_app(exchange: &mut AppExchange<'_>, tx: Sender<Piece>) {
     }
 }
 
-/// The request line and headers of the streaming post, in upstream's order.
-pub fn request_head(target: &str, authority: &str) -> Vec<u8> {
-    format!(
-        "POST {target} HTTP/1.1\r\n\
-         user-agent: {USER_AGENT}\r\n\
-         transfer-encoding: chunked\r\n\
-         lambda-runtime-function-response-mode: streaming\r\n\
-         trailer: {ERROR_TYPE_TRAILER}\r\n\
-         trailer: {ERROR_BODY_TRAILER}\r\n\
-         content-type: {CONTENT_TYPE}\r\n\
-         host: {authority}\r\n\r\n"
-    )
-    .into_bytes()
-}
-
-/// The HTTP-integration prelude, followed by the 8 NUL bytes that end it.
-///
-/// One value is a JSON string, repeated names an array, `set-cookie` goes to `cookies`, and a
-/// missing content type becomes `application/octet-stream`, as upstream. Unlike upstream,
-/// which drops every value that is not visible ASCII (leaving `[]`), values are sent as
-/// UTF-8, like the buffered responses, with invalid bytes replaced.
-pub fn prelude(head: &ResponseHead) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + head.headers.len() * 48);
-    out.extend_from_slice(b"{\"statusCode\":");
-    out.extend_from_slice(head.status.to_string().as_bytes());
-    out.extend_from_slice(b",\"headers\":{");
-    let mut groups = grouped(head);
-    // Removed as upstream's header map removes it, so the keys keep upstream's order.
-    if let Some(at) = groups.iter().position(|(name, _)| *name == "set-cookie") {
-        groups.swap_remove(at);
-    }
-    let mut first = true;
-    for (name, values) in groups {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        json::push_str(&mut out, name);
-        out.push(b':');
-        match values.as_slice() {
-            [one] => json::push_lossy(&mut out, one),
-            many => {
-                out.push(b'[');
-                for (i, value) in many.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    json::push_lossy(&mut out, value);
-                }
-                out.push(b']');
-            }
-        }
-    }
-    if !head.has_header("content-type") {
-        if !first {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"\"content-type\":\"");
-        out.extend_from_slice(DEFAULT_CONTENT_TYPE.as_bytes());
-        out.push(b'"');
-    }
-    out.extend_from_slice(b"},\"cookies\":[");
-    let cookies = head.headers.iter().filter(|(name, _)| name == "set-cookie");
-    for (i, (_, value)) in cookies.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        json::push_lossy(&mut out, value);
-    }
-    out.extend_from_slice(b"]}");
-    out.extend_from_slice(&PRELUDE_END);
-    out
-}
-
 /// The first write: `first_write` (the request head), the prelude and the first body bytes
 /// if the app has sent any, in one chunk; with the terminating chunk too when the body is
 /// already complete or failed. `Some(ending)` when the stream is complete.
@@ -412,131 +315,4 @@ fn reader_gone() -> Piece {
         AppErrorKind::ConnectionClosed,
         "reading the app's response stopped unexpectedly",
     ))
-}
-
-/// Appends one chunk (nothing for no data: an empty chunk would end the body).
-pub fn push_chunk(out: &mut Vec<u8>, data: &[u8]) {
-    if data.is_empty() {
-        return;
-    }
-    out.extend_from_slice(format!("{:X}\r\n", data.len()).as_bytes());
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// Appends the terminating chunk, with the error trailers when the body failed. The error
-/// body is the same `{"errorType","errorMessage"}` document an `/error` post carries.
-pub fn push_last_chunk(out: &mut Vec<u8>, ending: &Ending) {
-    out.extend_from_slice(b"0\r\n");
-    if let Ending::Failed {
-        error_type,
-        message,
-    } = ending
-    {
-        let body = STANDARD.encode(lambda::error_json(error_type, message));
-        let error_type = lambda::error_type_header(error_type);
-        out.extend_from_slice(
-            format!("{ERROR_TYPE_TRAILER}: {error_type}\r\n{ERROR_BODY_TRAILER}: {body}\r\n")
-                .as_bytes(),
-        );
-    }
-    out.extend_from_slice(b"\r\n");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn head(status: u16, headers: &[(&str, &[u8])]) -> ResponseHead {
-        ResponseHead {
-            status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_vec()))
-                .collect(),
-            close: false,
-        }
-    }
-
-    fn without_nuls(prelude: &[u8]) -> &str {
-        let (json, nuls) = prelude.split_at(prelude.len() - 8);
-        assert_eq!(nuls, [0; 8]);
-        std::str::from_utf8(json).unwrap()
-    }
-
-    #[test]
-    fn prelude_shapes() {
-        let h = head(
-            201,
-            &[
-                ("content-type", b"text/plain"),
-                ("x-a", b"1"),
-                ("set-cookie", b"a=1; Path=/"),
-                ("x-a", b"2"),
-                ("content-length", b"5"),
-                ("set-cookie", b"b=2"),
-            ],
-        );
-        assert_eq!(
-            without_nuls(&prelude(&h)),
-            r#"{"statusCode":201,"headers":{"content-type":"text/plain","x-a":["1","2"],"content-length":"5"},"cookies":["a=1; Path=/","b=2"]}"#
-        );
-    }
-
-    #[test]
-    fn prelude_defaults_the_content_type() {
-        assert_eq!(
-            without_nuls(&prelude(&head(204, &[]))),
-            r#"{"statusCode":204,"headers":{"content-type":"application/octet-stream"},"cookies":[]}"#
-        );
-        assert_eq!(
-            without_nuls(&prelude(&head(200, &[("x", b"y")]))),
-            r#"{"statusCode":200,"headers":{"x":"y","content-type":"application/octet-stream"},"cookies":[]}"#
-        );
-    }
-
-    #[test]
-    fn prelude_keeps_non_ascii_values() {
-        let h = head(
-            200,
-            &[
-                ("content-type", b"text/plain"),
-                ("x-name", "caf\u{e9}".as_bytes()),
-                ("x-raw", b"\xe9t\xe9"),
-            ],
-        );
-        assert_eq!(
-            without_nuls(&prelude(&h)),
-            "{\"statusCode\":200,\"headers\":{\"content-type\":\"text/plain\",\"x-name\":\"caf\u{e9}\",\"x-raw\":\"\u{fffd}t\u{fffd}\"},\"cookies\":[]}"
-        );
-    }
-
-    #[test]
-    fn chunks_and_trailers() {
-        let mut out = Vec::new();
-        push_chunk(&mut out, b"");
-        assert!(out.is_empty(), "no empty chunk: it would end the body");
-        push_chunk(&mut out, &[b'x'; 26]);
-        push_last_chunk(&mut out, &Ending::Complete);
-        let mut expected = b"1A\r\n".to_vec();
-        expected.extend_from_slice(&[b'x'; 26]);
-        expected.extend_from_slice(b"\r\n0\r\n\r\n");
-        assert_eq!(out, expected);
-
-        let mut out = Vec::new();
-        push_last_chunk(
-            &mut out,
-            &Ending::Failed {
-                error_type: "App.Timeout".into(),
-                message: "late".into(),
-            },
-        );
-        let body = STANDARD.encode(r#"{"errorMessage":"late","errorType":"App.Timeout"}"#);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            format!(
-                "0\r\nLambda-Runtime-Function-Error-Type: App.Timeout\r\nLambda-Runtime-Function-Error-Body: {body}\r\n\r\n"
-            )
-        );
-    }
 }

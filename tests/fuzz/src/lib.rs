@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use lambda_adapter::app::client::AppRequest;
+use lambda_adapter::app::AppRequest;
 use lambda_adapter::app::response::ResponseHead;
 use lambda_adapter::config::{Config, is_token_byte};
 use lambda_adapter::event::{self, Rejected, Source};
