@@ -7,11 +7,14 @@
 //! (DECISIONS 2), never a silent pass-through.
 
 pub mod alb;
+pub mod headers;
 pub mod http_v2;
+pub mod maps;
 pub mod pass_through;
 pub mod request;
 pub mod response;
 pub mod rest_v1;
+pub mod target;
 
 use std::borrow::Cow;
 

@@ -7,7 +7,8 @@ use crate::app::response::ResponseHead;
 use crate::config::Config;
 use crate::lambda::invocation::Invocation;
 
-use super::request::{self, Headers};
+use super::headers::Headers;
+use super::request;
 
 /// `POST {pass_through_path}` with the event exactly as Lambda delivered it.
 pub fn to_request(
