@@ -9,8 +9,8 @@
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::app::AppClient;
 use crate::app::readiness::Readiness;
+use crate::app::{AppClient, AppErrorKind};
 use crate::config::{Config, InvokeMode};
 use crate::event::{self, Rejected};
 use crate::lambda::invocation::Invocation;
@@ -82,7 +82,7 @@ impl<'a> Worker<'a> {
             app: AppClient::new(
                 config.app_addr,
                 config.connect_timeout(),
-                !config.snap_start,
+                config.pool_idle_timeout,
             ),
             readiness: Readiness::new(config),
             app_ready,
@@ -163,6 +163,14 @@ impl<'a> Worker<'a> {
         let error_status_codes = config.error_status_codes.as_deref();
         let mut exchange = match self.app.send(&request, deadline) {
             Ok(exchange) => exchange,
+            Err(e) if e.kind == AppErrorKind::InvalidRequest => {
+                log::warn!("malformed {source:?} event, answering 400: {}", e.message);
+                return Reply::Response(event::adapter_response(
+                    source,
+                    400,
+                    &format!("Bad Request: {}", e.message),
+                ));
+            }
             Err(e) => return Reply::app_failure(e),
         };
         if error_status_codes.is_some_and(|codes| codes.contains(&exchange.head.status)) {

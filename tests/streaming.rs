@@ -241,7 +241,7 @@ fn stream_once(
     app_deadline: Instant,
 ) -> (Reply, Instant) {
     let runtime = RuntimeClient::new(ApiEndpoint::parse(&runtime.to_string()).unwrap());
-    let mut client = AppClient::new(app, Duration::from_secs(2), true);
+    let mut client = AppClient::new(app, Duration::from_secs(2), Some(Duration::from_secs(4)));
     let mut exchange = client.send(&get(), app_deadline).unwrap();
     exchange.head.remove_header_swapping("transfer-encoding");
     let reply = stream::stream(&runtime, inv, &mut exchange, app_deadline);
@@ -770,7 +770,7 @@ fn ttfb() {
 
     // Through the adapter: request sent to the app -> first body byte at the Runtime API.
     let mut streamed = Vec::new();
-    let mut client = AppClient::new(app, Duration::from_secs(2), true);
+    let mut client = AppClient::new(app, Duration::from_secs(2), Some(Duration::from_secs(4)));
     for _ in 0..ROUNDS {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let runtime = RuntimeClient::new(

@@ -1,216 +1,270 @@
-//! The HTTP/1.1 client that talks to the app on loopback: one blocking keep-alive connection
-//! per worker, reused across invocations.
+//! The HTTP/1.1 client that talks to the app on loopback: one blocking connection per worker,
+//! kept between invocations when it is safe to (DECISIONS 19).
 //!
-//! It writes the request exactly as the event conversion decided (method, target, header names
-//! and values) and frames the body itself with `content-length` (DECISIONS 9). Every wait is
-//! bounded: the connect by a fixed timeout, everything after it by the invocation's deadline
-//! (DECISIONS 18). A request that fails on a reused connection before any response byte arrived
-//! is retried once on a fresh one (DECISIONS 19): the app may have closed an idle connection
-//! while the execution environment was frozen.
+//! The protocol is ureq-proto's (see `request`, `response`, `body`); the sockets, the deadlines
+//! and the single-write sends are here. The promises:
+//!
+//! - **Reuse.** A kept connection carries the next request only if the previous exchange was
+//!   framed to its last byte, nothing is left over or pending on it (a non-blocking look before
+//!   reuse: any byte or the end of the stream means a new connection), and it has been idle
+//!   less than `AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS` (upstream's variable; 4 s by default, 0 for
+//!   a new connection per request, and always new under SnapStart). No byte of one
+//!   invocation's response can reach another invocation.
+//! - **Retries.** A request is sent again, on a fresh connection, only when the app cannot have
+//!   received it: the kept connection failed the very first write, with not one byte accepted.
+//!   (A connection the app closed while the environment was frozen is found closed by the look
+//!   before reuse, and never used.) A request the app may have read is never sent twice; the
+//!   invocation gets a named error instead.
+//! - **Deadlines.** Every connect, write and read ends by the invocation's deadline, however
+//!   the bytes trickle in, interim `1xx` responses included.
+//! - **Early answers.** An answer that arrives while the body is still being sent ends the send
+//!   and is relayed as the app's response (see `send`).
 
-use std::io::{self, BufRead, BufReader, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::app::body::BodyReader;
+use crate::app::connection::{Connection, Stale};
 use crate::app::error::{AppError, AppErrorKind};
-use crate::app::request::AppRequest;
-use crate::app::response::{self, BodyReader, ResponseHead};
-use crate::deadline_stream::DeadlineStream;
+use crate::app::request::{AppRequest, Prepared};
+use crate::app::response::{self, AfterHead, ResponseHead};
+use crate::app::send::{self, SendError, Sent};
 
 /// A worker's connection to the app.
 pub struct AppClient {
     addr: SocketAddr,
     connect_timeout: Duration,
-    keep_alive: bool,
-    conn: Option<Connection>,
+    /// How long a kept connection may stay idle; `None`: a new connection per request.
+    idle_timeout: Option<Duration>,
+    kept: Option<Connection>,
 }
 
-struct Connection {
-    reader: BufReader<DeadlineStream>,
-    /// Requests already completed on this connection (0 = fresh).
-    served: u32,
+/// Why an exchange failed before the response head, and whether sending again is safe.
+enum Failure {
+    Send(SendError),
+    Other(AppError),
 }
 
 impl AppClient {
-    /// `keep_alive: false` opens a new connection per request (SnapStart).
-    pub fn new(addr: SocketAddr, connect_timeout: Duration, keep_alive: bool) -> AppClient {
+    pub fn new(
+        addr: SocketAddr,
+        connect_timeout: Duration,
+        idle_timeout: Option<Duration>,
+    ) -> AppClient {
         AppClient {
             addr,
             connect_timeout,
-            keep_alive,
-            conn: None,
+            idle_timeout: idle_timeout.filter(|t| !t.is_zero()),
+            kept: None,
+        }
+    }
+
+    /// Closes the kept connection, if any (e.g. after a SnapStart restore, when every socket
+    /// opened before the snapshot is dead).
+    pub fn forget_connection(&mut self) {
+        if let Some(conn) = self.kept.take() {
+            conn.close();
         }
     }
 
     /// Sends `request` and reads the response head. The body is read through the returned
-    /// [`AppExchange`], which gives the connection back for reuse once the body is complete.
+    /// [`AppExchange`], which keeps the connection for the next request only once the body is
+    /// complete and everything above holds.
     pub fn send(
         &mut self,
         request: &AppRequest,
         deadline: Instant,
     ) -> Result<AppExchange<'_>, AppError> {
-        let wire = request.to_wire();
-        let head_only = request.method.eq_ignore_ascii_case("HEAD");
-        let reused = self.conn.as_ref().is_some_and(|c| c.served > 0);
-        let head = match self.try_send(&wire, deadline) {
-            Err((e, nothing_received)) if reused && nothing_received => {
-                log::debug!(
-                    "reused app connection failed before the response ({e}); retrying on a new one"
-                );
-                self.conn = None;
-                self.try_send(&wire, deadline).map_err(|(e, _)| e)?
+        let (head, prepared) = request.prepare()?;
+        let (mut conn, reused) = self.open(deadline)?;
+        let mut outcome = exchange_head(&mut conn, &head, &request.body, prepared, deadline);
+        let untouched = matches!(&outcome, Err(Failure::Send(e)) if e.nothing_accepted);
+        if reused && untouched {
+            log::debug!("the kept app connection took no byte; sending on a new one");
+            conn.close();
+            conn = Connection::connect(self.addr, self.connect_timeout, deadline)?;
+            let (head, prepared) = request.prepare()?;
+            outcome = exchange_head(&mut conn, &head, &request.body, prepared, deadline);
+        }
+        let (head, after, keep) = match outcome {
+            Ok(done) => done,
+            Err(Failure::Send(e)) => {
+                conn.close();
+                return Err(e.error);
             }
-            other => other.map_err(|(e, _)| e)?,
+            Err(Failure::Other(e)) => {
+                conn.close();
+                return Err(e);
+            }
         };
-        let reusable = self.keep_alive;
-        let body = BodyReader::new(&head, head_only);
-        Ok(AppExchange {
+        let body = match after {
+            AfterHead::Body(call) => BodyReader::new(call),
+            AfterHead::Done { must_close } => BodyReader::done(must_close),
+        };
+        let mut exchange = AppExchange {
             head,
             body,
-            conn_slot: &mut self.conn,
-            reusable,
-        })
-    }
-
-    /// One attempt. On error, also says whether no response byte had arrived (retry is safe).
-    fn try_send(
-        &mut self,
-        wire: &[u8],
-        deadline: Instant,
-    ) -> Result<ResponseHead, (AppError, bool)> {
-        if self.conn.is_none() {
-            self.conn = Some(self.connect(deadline).map_err(|e| (e, false))?);
-        }
-        let Some(conn) = self.conn.as_mut() else {
-            return Err((
-                AppError::new(AppErrorKind::ConnectionClosed, "no connection to the app"),
-                false,
-            ));
+            conn: Some(conn),
+            slot: &mut self.kept,
+            keep: keep && self.idle_timeout.is_some(),
+            pending: None,
         };
-        conn.reader.get_mut().set_deadline(deadline);
-        if let Err(e) = conn.reader.get_mut().write_all(wire) {
-            self.conn = None;
-            return Err((
-                AppError::from_io(&e, "sending the request to the app"),
-                true,
-            ));
+        if exchange.body.ended().is_some() {
+            exchange.finish();
         }
-        match response::read_head(&mut conn.reader) {
-            Ok(head) => Ok(head),
-            Err(e) => {
-                self.conn = None;
-                Err((e.error, e.nothing_received))
-            }
-        }
+        Ok(exchange)
     }
 
-    fn connect(&self, deadline: Instant) -> Result<Connection, AppError> {
-        let timeout = self
-            .connect_timeout
-            .min(deadline.saturating_duration_since(Instant::now()));
-        if timeout.is_zero() {
-            return Err(AppError::new(
-                AppErrorKind::Timeout,
-                "no time left before the invocation deadline to connect to the app",
-            ));
-        }
-        let stream = TcpStream::connect_timeout(&self.addr, timeout).map_err(|e| {
-            let mut err = AppError::from_io(&e, &format!("connecting to the app at {}", self.addr));
-            if err.kind == AppErrorKind::ConnectionRefused {
-                err.message = format!(
-                    "the app is not listening on {} (connection refused)",
-                    self.addr
-                );
+    /// The kept connection if it may carry a request (`true`: reused), else a new one.
+    fn open(&mut self, deadline: Instant) -> Result<(Connection, bool), AppError> {
+        if let Some(mut conn) = self.kept.take() {
+            let idle_timeout = self.idle_timeout.unwrap_or_default();
+            match conn.check_reusable(idle_timeout) {
+                Ok(()) => {
+                    conn.set_deadline(deadline);
+                    return Ok((conn, true));
+                }
+                Err(why) => {
+                    if why == Stale::NotIdle {
+                        log::debug!(
+                            "the kept app connection was closed or had unexpected bytes; opening a new one"
+                        );
+                    }
+                    conn.close();
+                }
             }
-            err
-        })?;
-        // Requests and responses are written whole; Nagle would only add latency.
-        let _ = stream.set_nodelay(true);
-        Ok(Connection {
-            reader: BufReader::with_capacity(
-                32 * 1024,
-                DeadlineStream::new(stream, deadline, "the app"),
-            ),
-            served: 0,
-        })
+        }
+        Ok((
+            Connection::connect(self.addr, self.connect_timeout, deadline)?,
+            false,
+        ))
     }
+}
+
+/// Sends the request and reads the response head. The `bool` is false when the connection
+/// cannot be kept whatever the body does (an early answer, suspicious framing).
+fn exchange_head(
+    conn: &mut Connection,
+    head: &[u8],
+    body: &[u8],
+    prepared: Prepared,
+    deadline: Instant,
+) -> Result<(ResponseHead, AfterHead, bool), Failure> {
+    conn.set_deadline(deadline);
+    let (call, whole) = match prepared {
+        Prepared::NoBody(call) => {
+            send::send(conn, head, &[], deadline).map_err(Failure::Send)?;
+            (call, true)
+        }
+        Prepared::Body(mut call) => {
+            let sent = send::send(conn, head, body, deadline).map_err(Failure::Send)?;
+            // An early answer leaves part of the body unsent; the protocol state moves on as
+            // if it were sent, to read the answer, and the connection is closed after.
+            let protocol = |e: ureq_proto::Error| {
+                Failure::Other(AppError::new(
+                    AppErrorKind::InvalidRequest,
+                    format!("the request body could not be framed ({e})"),
+                ))
+            };
+            call.consume_direct_write(body.len()).map_err(protocol)?;
+            let Some(call) = call.proceed() else {
+                return Err(protocol(ureq_proto::Error::BodyLargerThanContentLength));
+            };
+            (call, sent == Sent::Whole)
+        }
+    };
+    let (head, after, must_close) =
+        response::read_head(&mut conn.input, call).map_err(|e| Failure::Other(e.error))?;
+    Ok((head, after, whole && !must_close))
 }
 
 /// A response in progress: its head, and its body still on the connection.
 pub struct AppExchange<'a> {
     pub head: ResponseHead,
     body: BodyReader,
-    conn_slot: &'a mut Option<Connection>,
-    reusable: bool,
+    conn: Option<Connection>,
+    /// Where the connection goes back for the next request, if it may.
+    slot: &'a mut Option<Connection>,
+    keep: bool,
+    /// A failure met while only waiting for the body, reported by the next read.
+    pending: Option<AppError>,
 }
 
 impl AppExchange<'_> {
-    /// Reads the next piece of the body; `Ok(None)` at its end. `limit` caps one piece.
+    /// Appends the next piece of the body (at most `limit` bytes) to `buf`; `Ok(false)` at its
+    /// end.
     pub fn next_chunk(&mut self, buf: &mut Vec<u8>, limit: usize) -> Result<bool, AppError> {
-        let Some(conn) = self.conn_slot.as_mut() else {
+        if let Some(e) = self.pending.take() {
+            self.drop_connection();
+            return Err(e);
+        }
+        if self.body.ended().is_some() {
+            return Ok(false);
+        }
+        let Some(conn) = self.conn.as_mut() else {
             return Ok(false);
         };
-        match self.body.read_chunk(&mut conn.reader, buf, limit) {
+        let room = limit.clamp(1, conn.scratch.len());
+        let Connection { input, scratch, .. } = conn;
+        let scratch = scratch.get_mut(..room).unwrap_or_default();
+        match self.body.read(input, scratch, buf) {
             Ok(true) => Ok(true),
             Ok(false) => {
                 self.finish();
                 Ok(false)
             }
             Err(e) => {
-                *self.conn_slot = None;
+                self.drop_connection();
                 Err(e)
             }
         }
     }
 
     /// Whether the next piece of the body can be had without waiting for the app: the body is
-    /// complete, or some of it is already buffered.
+    /// complete, some of it is buffered, or a failure is waiting to be reported.
     pub fn body_ready(&self) -> bool {
-        self.body.is_done()
+        self.body.ended().is_some()
+            || self.pending.is_some()
             || self
-                .conn_slot
+                .conn
                 .as_ref()
-                .is_none_or(|conn| !conn.reader.buffer().is_empty())
+                .is_none_or(|conn| !conn.input.buffered().is_empty())
     }
 
-    /// Waits at most `wait` for the next piece of the body, so the caller can tell an app
-    /// that sends its body right behind its head from one that holds it back. True when a
-    /// piece (or the body's end, or a failure) can be read now.
+    /// Waits at most `wait` for the next piece of the body, so the caller can tell an app that
+    /// sends its body right behind its head from one that holds it back. True when a piece (or
+    /// the body's end, or a failure) can be read now.
     pub fn wait_for_body(&mut self, wait: Duration) -> bool {
         if self.body_ready() {
             return true;
         }
-        let Some(conn) = self.conn_slot.as_mut() else {
+        let Some(conn) = self.conn.as_mut() else {
             return true;
         };
-        let deadline = conn.reader.get_ref().deadline();
-        conn.reader
-            .get_mut()
-            .set_deadline(deadline.min(Instant::now() + wait));
-        // Buffers what arrives without consuming it; a timeout leaves the reader as it was.
-        let ready = match conn.reader.fill_buf() {
+        let deadline = conn.deadline();
+        conn.set_deadline(deadline.min(Instant::now() + wait));
+        let ready = match conn.input.fill(response::MAX_HEAD_BYTES) {
             Ok(_) => true,
-            Err(e) => e.kind() != io::ErrorKind::TimedOut,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Instant::now() >= deadline,
+            Err(e) => {
+                self.pending = Some(AppError::from_io(&e, "reading the app's response body"));
+                true
+            }
         };
-        conn.reader.get_mut().set_deadline(deadline);
+        if let Some(conn) = self.conn.as_mut() {
+            conn.set_deadline(deadline);
+        }
         ready
     }
 
     /// Reads the whole body into `buf` (at most `max` bytes; more is an error).
     pub fn read_body(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<(), AppError> {
-        let room = max.saturating_sub(buf.len());
-        if let Some(conn) = self.conn_slot.as_mut() {
-            match self.body.read_whole(&mut conn.reader, buf, room) {
-                Some(Ok(())) => {
-                    self.finish();
-                    return Ok(());
-                }
-                Some(Err(e)) => {
-                    *self.conn_slot = None;
-                    return Err(e);
-                }
-                None => {}
-            }
+        if let Some(length) = self
+            .head
+            .header("content-length")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+        {
+            buf.reserve(length.min(max.saturating_sub(buf.len())));
         }
         loop {
             let room = max.saturating_sub(buf.len());
@@ -219,7 +273,7 @@ impl AppExchange<'_> {
                 return Ok(());
             }
             if buf.len() > max {
-                *self.conn_slot = None;
+                self.drop_connection();
                 return Err(AppError::new(
                     AppErrorKind::InvalidResponse,
                     format!("the app's response body is larger than {max} bytes"),
@@ -228,15 +282,23 @@ impl AppExchange<'_> {
         }
     }
 
+    /// The body is complete: the connection goes back for the next request if it may.
     fn finish(&mut self) {
-        let keep = self.reusable && self.body.connection_reusable();
-        match self.conn_slot.as_mut() {
-            Some(conn) if keep => conn.served = conn.served.saturating_add(1),
-            _ => {
-                if let Some(conn) = self.conn_slot.take() {
-                    let _ = conn.reader.get_ref().stream.shutdown(Shutdown::Both);
-                }
-            }
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let must_close = self.body.ended().unwrap_or(true);
+        if self.keep && !must_close && conn.input.buffered().is_empty() {
+            conn.park();
+            *self.slot = Some(conn);
+        } else {
+            conn.close();
+        }
+    }
+
+    fn drop_connection(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            conn.close();
         }
     }
 }
@@ -244,8 +306,6 @@ impl AppExchange<'_> {
 impl Drop for AppExchange<'_> {
     fn drop(&mut self) {
         // A body left unread makes the connection unusable for the next request.
-        if !self.body.is_done() {
-            *self.conn_slot = None;
-        }
+        self.drop_connection();
     }
 }

@@ -19,6 +19,9 @@ pub enum AppErrorKind {
     Timeout,
     /// The app answered something that is not a valid HTTP/1.1 response.
     InvalidResponse,
+    /// The event's request cannot be written as HTTP/1.1 (e.g. tens of thousands of headers);
+    /// the worker answers it as a malformed event, with a 400.
+    InvalidRequest,
 }
 
 impl AppError {
@@ -28,6 +31,7 @@ impl AppError {
             AppErrorKind::ConnectionClosed => "App.ConnectionClosed",
             AppErrorKind::Timeout => "App.Timeout",
             AppErrorKind::InvalidResponse => "App.InvalidResponse",
+            AppErrorKind::InvalidRequest => "Adapter.InvalidRequest",
         }
     }
 

@@ -6,11 +6,12 @@
 //! upstream polls it. Unlike upstream, every attempt is bounded (DECISIONS 18), so an
 //! app that accepts connections but never answers cannot hang the check.
 
-use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::app::response;
+use crate::app::connection::Connection;
+use crate::app::request::{AppRequest, Prepared};
+use crate::app::{response, send};
 use crate::config::{Config, ReadinessProtocol};
 
 const FAST_RETRY_INTERVAL: Duration = Duration::from_millis(2);
@@ -25,8 +26,8 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Readiness {
     addr: SocketAddr,
     protocol: ReadinessProtocol,
-    /// The request written for the HTTP check.
-    request: Vec<u8>,
+    /// The request of the HTTP check.
+    request: AppRequest,
     healthy: Vec<u16>,
     /// For log lines, as upstream prints it.
     url: String,
@@ -35,11 +36,16 @@ pub struct Readiness {
 impl Readiness {
     pub fn new(config: &Config) -> Readiness {
         let authority = format!("{}:{}", config.app_host, config.readiness_port);
-        let request = format!(
-            "GET {} HTTP/1.1\r\nhost: {authority}\r\nuser-agent: lambda-adapter readiness check\r\nconnection: close\r\n\r\n",
-            config.readiness_path
-        )
-        .into_bytes();
+        let request = AppRequest {
+            method: "GET".into(),
+            target: config.readiness_path.clone(),
+            headers: vec![
+                ("host".into(), authority.clone()),
+                ("user-agent".into(), "lambda-adapter readiness check".into()),
+                ("connection".into(), "close".into()),
+            ],
+            body: Vec::new(),
+        };
         let url = match config.readiness_protocol {
             ReadinessProtocol::Http => format!("http://{authority}{}", config.readiness_path),
             ReadinessProtocol::Tcp => format!("tcp://{authority}"),
@@ -89,28 +95,25 @@ impl Readiness {
         }
     }
 
-    /// One attempt, bounded by `limit`.
+    /// One attempt, bounded by `limit` as a whole: connect, request and response head,
+    /// however slowly the app drips its bytes or how many interim responses it sends.
     pub fn check_once(&self, limit: Duration) -> Result<(), String> {
         let limit = limit.max(Duration::from_millis(1));
         let deadline = Instant::now() + limit;
-        let mut stream =
-            TcpStream::connect_timeout(&self.addr, limit).map_err(|e| e.to_string())?;
         if self.protocol == ReadinessProtocol::Tcp {
-            return Ok(());
+            return TcpStream::connect_timeout(&self.addr, limit)
+                .map(drop)
+                .map_err(|e| e.to_string());
         }
-        let left = || {
-            deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1))
+        let (head, prepared) = self.request.prepare().map_err(|e| e.message)?;
+        let Prepared::NoBody(call) = prepared else {
+            return Err("the readiness request has a body".into());
         };
-        stream
-            .set_write_timeout(Some(left()))
-            .map_err(|e| e.to_string())?;
-        stream.write_all(&self.request).map_err(|e| e.to_string())?;
-        stream
-            .set_read_timeout(Some(left()))
-            .map_err(|e| e.to_string())?;
-        let head = response::read_head(&mut BufReader::new(stream)).map_err(|e| e.error.message)?;
+        let mut conn = Connection::connect(self.addr, limit, deadline).map_err(|e| e.message)?;
+        send::send(&mut conn, &head, &[], deadline).map_err(|e| e.error.message)?;
+        let answer = response::read_head(&mut conn.input, call);
+        conn.close();
+        let (head, _, _) = answer.map_err(|e| e.error.message)?;
         if self.healthy.contains(&head.status) {
             Ok(())
         } else {

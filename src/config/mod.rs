@@ -15,7 +15,7 @@ use std::time::Duration;
 pub use endpoint::{ApiEndpoint, parse_api_endpoints};
 pub use error::ConfigError;
 use error::invalid;
-pub use values::{is_token_byte, literal_ip, parse_bool, parse_status_list};
+pub use values::{is_token_byte, literal_ip, parse_bool, parse_seconds, parse_status_list};
 use values::{parse_pass_through_path, parse_port, parse_readiness_path, resolve_host};
 
 /// How the app's response goes back to Lambda.
@@ -77,12 +77,17 @@ pub struct Config {
     pub max_concurrency: usize,
     /// SnapStart: no keep-alive to the app, since a restored snapshot's sockets are dead.
     pub snap_start: bool,
+    /// How long a connection to the app may stay idle and still be reused
+    /// (`AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS`); `None`: a new connection per request.
+    pub pool_idle_timeout: Option<Duration>,
     /// Non-fatal findings to log once logging is up (deprecated names, defaults used).
     pub warnings: Vec<String>,
 }
 
 /// Default app port, as upstream.
 pub const DEFAULT_PORT: u16 = 8080;
+/// How long an idle app connection is kept, as upstream's pool.
+pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
 impl Config {
     /// Reads the process environment.
@@ -230,6 +235,13 @@ impl Config {
             None => 1,
         };
         let snap_start = lookup("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Some("snap-start");
+        let pool_idle_timeout = match lookup("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS") {
+            Some(value) => parse_seconds("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", &value, 3600.0)?,
+            None => DEFAULT_POOL_IDLE_TIMEOUT,
+        };
+        // Under SnapStart every connection may outlive the snapshot's sockets (as upstream).
+        let pool_idle_timeout =
+            (!snap_start && !pool_idle_timeout.is_zero()).then_some(pool_idle_timeout);
 
         Ok(Config {
             app_host,
@@ -251,6 +263,7 @@ impl Config {
             function,
             max_concurrency,
             snap_start,
+            pool_idle_timeout,
             warnings: env.warnings,
         })
     }

@@ -2,6 +2,7 @@
 //! Each names the variable in its error (DECISIONS 20).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 use super::error::{ConfigError, invalid};
 
@@ -12,6 +13,20 @@ pub(crate) fn parse_port(var: &str, value: &str) -> Result<u16, ConfigError> {
             var,
             value,
             "expected a TCP port number from 1 to 65535",
+        )),
+    }
+}
+
+/// A duration in seconds, fractions allowed (`0.5`), from 0 up to `max` seconds.
+pub fn parse_seconds(var: &str, value: &str, max: f64) -> Result<Duration, ConfigError> {
+    match value.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && (0.0..=max).contains(&secs) => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(invalid(
+            var,
+            value,
+            &format!("expected seconds from 0 to {max}, fractions allowed (such as 4 or 0.5)"),
         )),
     }
 }

@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::config::ApiEndpoint;
-use crate::deadline_stream::DeadlineStream;
+use crate::deadline_stream::{DeadlineStream, is_idle};
 use crate::lambda::agent::USER_AGENT;
 use crate::lambda::error::{ApiError, error_json, error_type_header};
-use crate::lambda::transport::{is_idle, write_both};
+use crate::lambda::transport::write_both;
 
 /// How long a post may take, from connecting to its answer.
 const POST_TIMEOUT: Duration = Duration::from_secs(60);

@@ -24,6 +24,8 @@ use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
 };
 
+use crate::deadline_stream::is_idle;
+
 /// Writes this small that end a request head are held for the body that follows.
 const HOLD_MAX: usize = 4 * 1024;
 /// Interrupted reads and writes are retried this many times.
@@ -217,17 +219,6 @@ impl Transport for RuntimeTransport {
     fn is_open(&mut self) -> bool {
         self.held.is_empty() && is_idle(&self.stream)
     }
-}
-
-/// A non-blocking peek finds neither data nor the end of the stream: the Runtime API has
-/// not closed the connection and has sent nothing unasked.
-pub(crate) fn is_idle(stream: &TcpStream) -> bool {
-    if stream.set_nonblocking(true).is_err() {
-        return false;
-    }
-    let mut probe = [0u8; 1];
-    let idle = matches!(stream.peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-    stream.set_nonblocking(false).is_ok() && idle
 }
 
 impl std::fmt::Debug for RuntimeTransport {
