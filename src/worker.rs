@@ -17,14 +17,12 @@ use crate::lambda::invocation::Invocation;
 use crate::lambda::post::Poster;
 use crate::lambda::{ApiError, Next, RuntimeClient};
 use crate::logging;
-use crate::reply::buffered::{encode_within_limit, error_status_reply};
+use crate::reply::buffered::{MAX_BUFFERED_BODY, encode_within_limit};
+use crate::reply::error_status::error_status_reply;
 use crate::reply::{Reply, compression, stream};
 
 /// Time kept back from the deadline to post the answer before Lambda stops the invocation.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
-/// Largest app body read in buffered mode; bigger can never fit Lambda's 6 MB, even compressed
-/// well, and reading it all would only waste memory.
-const MAX_BUFFERED_BODY: usize = 64 * 1024 * 1024;
 const BACKOFF_START: Duration = Duration::from_millis(10);
 const BACKOFF_CAP: Duration = Duration::from_millis(500);
 

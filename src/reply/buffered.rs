@@ -1,31 +1,12 @@
-//! A buffered reply: the response JSON within Lambda's payload limit, or the error that
-//! `AWS_LWA_ERROR_STATUS_CODES` asks for.
+//! A buffered reply: the response JSON within Lambda's payload limit.
 
-use crate::app::{AppExchange, ResponseHead};
+use crate::app::ResponseHead;
 use crate::event::{self, Source, response::MAX_RESPONSE_BYTES};
 use crate::reply::Reply;
 
-/// `AWS_LWA_ERROR_STATUS_CODES` matched: an `App.ErrorStatus` error that keeps the app's
-/// status and body (DECISIONS 13).
-pub fn error_status_reply(exchange: &mut AppExchange<'_>) -> Reply {
-    let status = exchange.head.status;
-    let mut body = Vec::new();
-    // A failure reading the body still reports the status, with what was read.
-    let _ = exchange.read_body(&mut body, MAX_RESPONSE_BYTES);
-    let message = match std::str::from_utf8(&body) {
-        Ok(text) => serde_json::json!({ "statusCode": status, "body": text }),
-        Err(_) => {
-            let mut encoded = Vec::new();
-            crate::json::push_base64(&mut encoded, &body);
-            let encoded = String::from_utf8_lossy(&encoded)
-                .trim_matches('"')
-                .to_string();
-            serde_json::json!({ "statusCode": status, "body": encoded, "isBase64Encoded": true })
-        }
-    };
-    log::error!("the app answered status {status}, listed in AWS_LWA_ERROR_STATUS_CODES");
-    Reply::error("App.ErrorStatus", message.to_string())
-}
+/// Largest app body read in buffered mode; bigger can never fit Lambda's 6 MB, even compressed
+/// well, and reading it all would only waste memory.
+pub const MAX_BUFFERED_BODY: usize = 64 * 1024 * 1024;
 
 /// Encodes the response, or a 502 naming the limit when it would exceed Lambda's payload
 /// limit (DECISIONS 15).

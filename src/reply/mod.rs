@@ -1,12 +1,14 @@
 //! The reply: what goes back to Lambda for one invocation.
 //!
-//! - [`buffered`]: the whole response as one JSON document, within Lambda's payload limit, or
-//!   the `AWS_LWA_ERROR_STATUS_CODES` error; [`compression`] applies to it.
+//! - [`buffered`]: the whole response as one JSON document, within Lambda's payload limit;
+//!   [`compression`] applies to it.
+//! - [`error_status`]: the `/error` for a status listed in `AWS_LWA_ERROR_STATUS_CODES`.
 //! - [`stream`]: the response relayed as it arrives (`response_stream`), in the wire format of
 //!   [`prelude`] and [`chunked`].
 pub mod buffered;
 pub mod chunked;
 pub mod compression;
+pub mod error_status;
 pub mod prelude;
 pub mod stream;
 
