@@ -411,6 +411,11 @@ mod tests {
             ("AWS_LWA_ERROR_STATUS_CODES", "500-"),
             ("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", ""),
             ("AWS_LWA_READINESS_CHECK_PATH", "health"),
+            ("AWS_LWA_READINESS_CHECK_PATH", "/<health>"),
+            ("AWS_LWA_PASS_THROUGH_PATH", "/ev`ents"),
+            ("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "-1"),
+            ("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "4s"),
+            ("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "NaN"),
             ("AWS_LWA_AUTHORIZATION_SOURCE", "bad header"),
             ("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "https://x:1"),
             ("AWS_LWA_HOST", "app.internal"),
@@ -421,6 +426,24 @@ mod tests {
             assert_eq!(err.value, value);
             assert!(err.to_string().contains(var));
         }
+    }
+
+    #[test]
+    fn pool_idle_timeout_as_upstream() {
+        use std::time::Duration;
+        assert_eq!(
+            config(&[]).unwrap().pool_idle_timeout,
+            Some(Duration::from_secs(4))
+        );
+        let half = config(&[("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "0.5")]).unwrap();
+        assert_eq!(half.pool_idle_timeout, Some(Duration::from_millis(500)));
+        let off = config(&[("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "0")]).unwrap();
+        assert_eq!(
+            off.pool_idle_timeout, None,
+            "0: a new connection per request"
+        );
+        let snap = config(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")]).unwrap();
+        assert_eq!(snap.pool_idle_timeout, None, "never reused under SnapStart");
     }
 
     #[test]

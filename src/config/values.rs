@@ -59,7 +59,20 @@ pub(crate) fn parse_readiness_path(var: &str, value: String) -> Result<String, C
             "expected a path without spaces, control characters or '#'",
         ));
     }
-    Ok(encode_non_ascii(&value))
+    request_target(var, &value, encode_non_ascii(&value))
+}
+
+/// `path` if an HTTP/1.1 request line can carry it as it is (no `<`, `>` or `` ` ``, which
+/// must be percent-encoded first).
+fn request_target(var: &str, value: &str, path: String) -> Result<String, ConfigError> {
+    match ureq_proto::http::uri::PathAndQuery::try_from(path.as_str()) {
+        Ok(_) => Ok(path),
+        Err(_) => Err(invalid(
+            var,
+            value,
+            "expected a path an HTTP request line can carry: percent-encode '<', '>', '`' and '\"' (e.g. %3C)",
+        )),
+    }
 }
 
 pub(crate) fn parse_pass_through_path(value: &str) -> Result<String, ConfigError> {
@@ -79,6 +92,7 @@ pub(crate) fn parse_pass_through_path(value: &str) -> Result<String, ConfigError
     } else {
         format!("/{path}")
     })
+    .and_then(|path| request_target("AWS_LWA_PASS_THROUGH_PATH", value, path))
 }
 
 /// Percent-encodes non-ASCII bytes, as upstream's URL handling does, so a configured path
