@@ -3,9 +3,10 @@
 //!
 //! An app may answer without reading a large body (`413 Payload Too Large`, `401`), and stop
 //! reading. Writing on regardless would block until the deadline and lose the answer. So every
-//! write waits at most [`STALL_CHECK`]; when the app has taken nothing in that time, a look at
-//! the connection tells whether it has answered, and the answer is read instead. Such a
-//! connection is never reused: the app has not read the rest of the request.
+//! write waits at most [`STALL_CHECK`], and before each write after the first (a body the
+//! socket cannot take at once) and whenever the app has taken nothing for that long, a look at
+//! the connection tells whether it has answered; the answer is then read instead of sending
+//! the rest. Such a connection is never reused: the app has not read the whole request.
 
 use std::io::{self, IoSlice, Write};
 use std::time::{Duration, Instant};
@@ -57,6 +58,11 @@ fn write_watching(
     let mut written = 0;
     let mut interrupts = 0;
     while written < total {
+        // Anything from the app before the whole request is out is an early answer (RFC 9112
+        // §9.5: stop sending, and close after): the app has not read the rest.
+        if written > 0 && conn.has_input() {
+            return Ok(Sent::AnsweredEarly);
+        }
         let (from_head, from_body) = if written < head.len() {
             (head.get(written..).unwrap_or_default(), body)
         } else {
