@@ -39,6 +39,7 @@ It is configured only through environment variables:
   AWS_LWA_AUTHORIZATION_SOURCE                 header to move to Authorization [none]
   AWS_LWA_ERROR_STATUS_CODES                   statuses reported as errors, e.g. 500-599 [none]
   AWS_LWA_LAMBDA_RUNTIME_API_PROXY             host:port to reach the Runtime API through [none]
+  AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS            idle app connection kept this long, 0 = never [4]
   AWS_LAMBDA_LOG_LEVEL / RUST_LOG              log level                       [INFO]
   AWS_LAMBDA_LOG_FORMAT                        Text or JSON                    [Text]
 
