@@ -804,9 +804,11 @@ fn judge_stream(verdict: &mut Verdict, id: u64, kind: &str, post: &Post) {
             status == 200 && rest.len() == BIG && rest.starts_with(format!("{want} ").as_bytes())
         }
         ("error500", None) => status == 500 && rest == want.as_bytes(),
-        ("ok" | "slow" | "chunked" | "close-after" | "until-close", None) => {
-            status == 200 && rest == want.as_bytes()
-        }
+        (
+            "ok" | "slow" | "chunked" | "close-after" | "until-close" | "extra" | "twice" | "early"
+            | "interim" | "drip" | "head",
+            None,
+        ) => status == 200 && rest == want.as_bytes(),
         // Cut off after the head: what arrived, then the error in the trailer.
         ("midbody", Some("App.ConnectionClosed")) => status == 200 && rest == b"only ten b",
         // The app killed mid-body: a prefix of the body, then the error.
