@@ -24,7 +24,7 @@ ALL=(flask fastapi-sse express nginx sqs-consumer nextjs django php java sinatra
 NAMES=("$@")
 [ ${#NAMES[@]} -gt 0 ] || NAMES=("${ALL[@]}")
 
-# The requests each example is checked with: EVENT KIND EXPECTED (see check_response).
+# The requests each example is checked with: EVENT KIND STATUS EXPECTED (see check_response).
 cases_of() {
     case $1 in
     flask)
