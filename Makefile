@@ -18,12 +18,12 @@ all: build
 build:
 	$(CARGO) build
 
-## release: the static x86_64 binary (glibc linked in), $$(make -s print-release-bin)
+## release: the static x86_64 binary (glibc linked in); `make -s print-release-bin` says where
 release:
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(RELEASE_TARGET) --bin lambda-adapter
 	@ls -l $(RELEASE_BIN)
 
-## emulator: the adapter plus the local emulator, debug build: $$(make -s print-emulator)
+## emulator: the adapter plus the local emulator, debug build; `make -s print-emulator` says where
 emulator:
 	$(CARGO) build --features emulator --bins
 
