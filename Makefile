@@ -2,9 +2,15 @@
 CARGO ?= cargo
 RIE_DIR := .cache/rie
 
-.PHONY: all build release emulator test rie demo lint layer examples test-packaging bench bench-quick
+.PHONY: all build release emulator test rie demo lint layer examples test-packaging bench bench-quick \
+	adapter-image print-target-dir print-emulator print-adapter print-release-bin
+# Where cargo builds: `target/` unless CARGO_TARGET_DIR (or build.target-dir in a cargo config)
+# says otherwise, so every path below asks cargo instead of assuming. Computed once, when used.
+TARGET_DIR = $(eval TARGET_DIR := $(or $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | \
+	python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null),$(error cannot ask cargo \
+	where it builds: `$(CARGO) metadata --format-version 1 --no-deps` failed)))$(TARGET_DIR)
 RELEASE_TARGET ?= x86_64-unknown-linux-gnu
-RELEASE_BIN    := target/$(RELEASE_TARGET)/release/lambda-adapter
+RELEASE_BIN     = $(TARGET_DIR)/$(RELEASE_TARGET)/release/lambda-adapter
 
 all: build
 
@@ -12,14 +18,26 @@ all: build
 build:
 	$(CARGO) build
 
-## release: the static x86_64 binary (glibc linked in), target/$(RELEASE_TARGET)/release/lambda-adapter
+## release: the static x86_64 binary (glibc linked in); `make -s print-release-bin` says where
 release:
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(RELEASE_TARGET) --bin lambda-adapter
 	@ls -l $(RELEASE_BIN)
 
-## emulator: the adapter plus the local emulator (target/debug/lambda-emulator)
+## emulator: the adapter plus the local emulator, debug build; `make -s print-emulator` says where
 emulator:
 	$(CARGO) build --features emulator --bins
+
+## print-emulator / print-adapter / print-release-bin / print-target-dir: where cargo put
+##       (or puts) the debug lambda-emulator, the debug lambda-adapter, the static release
+##       adapter, and its target directory (CARGO_TARGET_DIR honoured); for scripts and READMEs
+print-emulator:
+	@echo "$(TARGET_DIR)/debug/lambda-emulator"
+print-adapter:
+	@echo "$(TARGET_DIR)/debug/lambda-adapter"
+print-release-bin:
+	@echo "$(RELEASE_BIN)"
+print-target-dir:
+	@echo "$(TARGET_DIR)"
 
 ## rie: AWS's Runtime Interface Emulator for the end-to-end tests, into .cache/rie
 rie:
@@ -38,15 +56,19 @@ test-packaging: release
 	tests/layer_zip.sh
 	tests/dockerfiles.sh
 
-## examples: every example app (Flask, FastAPI SSE, Express, nginx, SQS, stdlib) under the
-##       local emulator and under RIE, with its pinned packages installed from the registries
+## examples: every example app (Flask, FastAPI SSE, Express, nginx, SQS, stdlib, Next.js with
+##       streaming, Django, PHP, Java, Ruby) under the local emulator and under RIE, each with its
+##       pinned packages installed from the registries (npm, PyPI, Debian's packages when
+##       missing) and cached in .cache/; then `make demo` and an example again with
+##       CARGO_TARGET_DIR elsewhere. Prints the install and run time of each example.
 examples:
 	$(CARGO) build --release --features emulator
 	tests/examples.sh
+	tests/target_dir.sh
 
 ## demo: emulator + adapter + the Python example app, a few real requests, then stop
 demo: emulator
-	examples/python-stdlib/demo.sh
+	BIN="$(TARGET_DIR)/debug" examples/python-stdlib/demo.sh
 
 ## lint: formatting and clippy, warnings are errors
 lint:
@@ -56,6 +78,11 @@ lint:
 ## layer: the Lambda layer zip (see layer.zip.mk)
 layer:
 	$(MAKE) -f layer.zip.mk
+
+## adapter-image: the adapter's container image, lambda-adapter:0.1.0 (examples/Dockerfile; needs
+##       a Docker engine); its build context is the static binary's directory
+adapter-image: release
+	docker build -f examples/Dockerfile -t lambda-adapter:0.1.0 "$(dir $(RELEASE_BIN))"
 
 ## bench: ours vs upstream LWA vs the app called directly, interleaved rounds (about a minute).
 ##       Upstream is built once from crates.io, as its releases are, into .cache/upstream.
@@ -110,7 +137,7 @@ SOAK_INVOCATIONS ?= 100000
 ## invocation, wrong answer, adapter exit or memory growth
 soak: release
 	$(CARGO) build --release --example soak
-	SOAK_INVOCATIONS=$(SOAK_INVOCATIONS) target/release/examples/soak $(RELEASE_BIN)
+	SOAK_INVOCATIONS=$(SOAK_INVOCATIONS) "$(TARGET_DIR)/release/examples/soak" $(RELEASE_BIN)
 
 ## soak-smoke: the soak with 5000 invocations per phase (CI)
 soak-smoke:

@@ -11,7 +11,11 @@
 # (not `zip`). Variables: ADAPTER=path/to/binary skips the cargo build; LAYER_ZIP=out.zip.
 
 TARGET   ?= x86_64-unknown-linux-gnu
-ADAPTER  ?= target/$(TARGET)/release/lambda-adapter
+# Cargo's target directory (CARGO_TARGET_DIR honoured), asked once, only when ADAPTER is not given.
+TARGET_DIR = $(eval TARGET_DIR := $(or $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | \
+	$(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null),$(error cannot \
+	ask cargo where it builds: `$(CARGO) metadata --format-version 1 --no-deps` failed)))$(TARGET_DIR)
+ADAPTER  ?= $(TARGET_DIR)/$(TARGET)/release/lambda-adapter
 LAYER_ZIP ?= lambda-adapter-layer.zip
 PYTHON   ?= python3
 CARGO    ?= cargo
