@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use super::events::{EventFormat, PlainRequest, build_event};
-use super::http::{Exchange, HttpServer};
+use super::runtime_http::{Exchange, HttpServer};
 use super::runtime_api::{Delivery, InvokeError, Invoker};
 use super::{InvokeOptions, PostKind, new_id, split_prelude};
 

@@ -5,14 +5,14 @@
 //! - [`events`]: a plain HTTP request turned into an API Gateway v2 / Function URL / REST v1 /
 //!   ALB event.
 //! - [`front_door`]: plain HTTP in, event out, the posted Lambda response back out as HTTP.
-//! - [`http`]: the small HTTP/1.1 server both are built on.
+//! - [`runtime_http`]: the small HTTP/1.1 server both are built on.
 //! - [`process`]: the adapter and the app as child processes that never outlive the emulator.
 //!
 //! The `lambda-emulator` binary strings them together.
 
 pub mod events;
 pub mod front_door;
-pub mod http;
+pub mod runtime_http;
 pub mod process;
 pub mod runtime_api;
 

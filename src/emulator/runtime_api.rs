@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use percent_encoding::percent_decode_str;
 
-use super::http::{Exchange, HttpServer};
+use super::runtime_http::{Exchange, HttpServer};
 use super::{InvokeOptions, PostKind, Posted, new_id, new_trace_id, now_ms};
 
 /// Lambda's limit on a buffered response (the Runtime API rejects more).
