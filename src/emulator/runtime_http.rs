@@ -1,11 +1,18 @@
-//! A minimal HTTP/1.1 server for the emulator: one thread per connection, keep-alive,
-//! `content-length` and chunked request bodies (trailers included), buffered or chunked
-//! responses.
+//! The Runtime API's own minimal HTTP/1.1 server: one thread per connection, keep-alive,
+//! `content-length` and chunked request bodies with their trailers, complete responses.
 //!
-//! Why not tiny_http: its connection pool can leave a new connection queued behind busy
-//! threads when several arrive at once, and a Runtime API connection is busy for as long as a
-//! `/next` long poll lasts, so N concurrent workers did not get N concurrent polls. Its chunked
-//! decoder also cannot read trailers, which is how a failed stream is reported.
+//! The front door, which faces browsers and load tools, is tiny_http
+//! ([`super::front_door`]); the Runtime API cannot be, for two reasons:
+//! - trailers: the adapter reports a stream that fails midway with the
+//!   `Lambda-Runtime-Function-Error-Type` / `-Body` trailers after the last chunk, and
+//!   tiny_http's chunked decoder reads past them without handing them out;
+//! - long polls: tiny_http serves connections from a task pool that starts a thread only when it
+//!   counts no idle one, and the count lags, so a connection arriving together with others can
+//!   wait in the queue until a busy thread frees. A Runtime API connection stays busy for as
+//!   long as a `/next` long poll or a streamed post lasts, so N workers polling at once did not
+//!   all get their poll served.
+//!
+//! It only has to understand the adapter (and the tests), a well-behaved client on loopback.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -125,7 +132,6 @@ fn serve_connection(stream: TcpStream, handler: &Arc<Handler>) {
     let Ok(writer) = stream.try_clone() else {
         return;
     };
-    let peer = stream.peer_addr().ok();
     let mut reader = BufReader::new(stream);
     let mut writer = writer;
     loop {
@@ -164,7 +170,6 @@ fn serve_connection(stream: TcpStream, handler: &Arc<Handler>) {
             method: head.method,
             target: head.target,
             headers: head.headers,
-            peer,
             reader: &mut reader,
             writer: &mut writer,
             body,
@@ -287,7 +292,6 @@ pub struct Exchange<'a> {
     pub target: String,
     /// Header names as sent.
     pub headers: Vec<(String, String)>,
-    pub peer: Option<SocketAddr>,
     reader: &'a mut BufReader<TcpStream>,
     writer: &'a mut TcpStream,
     body: Body,
@@ -413,45 +417,6 @@ impl Exchange<'_> {
     ) -> io::Result<()> {
         self.answered = true;
         write_response(self.writer, status, headers, body, self.close)
-    }
-
-    /// Starts a chunked response; write the body with [`Exchange::write_chunk`] and end it
-    /// with [`Exchange::finish_chunked`] (or [`Exchange::abort`]).
-    pub fn start_chunked(&mut self, status: u16, headers: &[(&str, &str)]) -> io::Result<()> {
-        self.answered = true;
-        let mut head = status_line(status);
-        push_headers(&mut head, headers);
-        head.extend_from_slice(b"transfer-encoding: chunked\r\n");
-        if self.close {
-            head.extend_from_slice(b"connection: close\r\n");
-        }
-        head.extend_from_slice(b"\r\n");
-        self.writer.write_all(&head)?;
-        self.writer.flush()
-    }
-
-    /// Writes and flushes one chunk (nothing for empty data, which would end the body).
-    pub fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
-        if data.is_empty() {
-            return Ok(());
-        }
-        self.writer
-            .write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
-        self.writer.write_all(data)?;
-        self.writer.write_all(b"\r\n")?;
-        self.writer.flush()
-    }
-
-    pub fn finish_chunked(&mut self) -> io::Result<()> {
-        self.writer.write_all(b"0\r\n\r\n")?;
-        self.writer.flush()
-    }
-
-    /// Ends the connection without finishing the response, so the client sees it cut off.
-    pub fn abort(&mut self) {
-        self.answered = true;
-        self.close = true;
-        let _ = self.writer.shutdown(Shutdown::Both);
     }
 }
 
