@@ -10,8 +10,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -542,68 +542,58 @@ fn alb_sources_emulate_both_target_group_modes() {
 #[test]
 fn keep_alive_clients_connecting_at_once_are_all_answered() {
     const CLIENTS: usize = 8;
+    // Whether a burst catches tiny_http's pool short depends on thread timing: a few fresh
+    // front doors make it likely that a front door open to it shows it.
+    const ROUNDS: usize = 4;
     let app = TestApp::start(|r| match r.target.as_str() {
         "/" => Reply::text("ready"),
-        _ => Reply::text("answered").delay(Duration::from_millis(200)),
+        _ => Reply::text("answered").delay(Duration::from_millis(100)),
     });
-    let listen = format!("127.0.0.1:{}", free_port());
     let port = app.port.to_string();
     let concurrency = CLIENTS.to_string();
-    let run = Run::start(
-        &["--listen", &listen],
-        &[
-            ("AWS_LWA_PORT", &port),
-            ("AWS_LAMBDA_MAX_CONCURRENCY", &concurrency),
-        ],
-        &["sleep", "600"],
-    );
-    run.wait_listening(&listen);
-    assert_eq!(http_request(&listen, "GET", "/", &[], b"").0, 200);
-
-    // Each client connects at the same moment, sends one keep-alive request, and holds its
-    // connection open (unless told to close) until every client has its answer: a front door
-    // that queues a connection behind open ones would leave some clients waiting here.
-    let start = Arc::new(Barrier::new(CLIENTS));
-    let answered = Arc::new(AtomicUsize::new(0));
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|i| {
-            let (listen, start, answered) = (listen.clone(), start.clone(), answered.clone());
-            std::thread::spawn(move || {
-                start.wait();
-                let mut stream = TcpStream::connect(&listen).unwrap();
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(10)))
-                    .unwrap();
-                write!(stream, "GET /client/{i} HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut head = String::new();
-                let mut line = String::new();
-                while line != "\r\n" {
-                    line.clear();
-                    match reader.read_line(&mut line) {
-                        Ok(n) if n > 0 => head.push_str(&line),
-                        other => {
-                            // Let the others go, then report.
-                            answered.fetch_add(CLIENTS, Ordering::SeqCst);
-                            panic!("client {i} got no answer: {other:?} {head:?}");
-                        }
-                    }
-                }
-                let keep_open = !head.to_ascii_lowercase().contains("connection: close");
-                let held = keep_open.then_some((stream, reader));
-                answered.fetch_add(1, Ordering::SeqCst);
-                let until = Instant::now() + Duration::from_secs(15);
-                while answered.load(Ordering::SeqCst) < CLIENTS && Instant::now() < until {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                drop(held);
-                head
-            })
-        })
-        .collect();
-    for client in clients {
-        let head = client.join().expect("every client is answered");
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    for round in 0..ROUNDS {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let run = Run::start(
+            &["--listen", &listen],
+            &[
+                ("AWS_LWA_PORT", &port),
+                ("AWS_LAMBDA_MAX_CONCURRENCY", &concurrency),
+            ],
+            &["sleep", "600"],
+        );
+        run.wait_listening(&listen);
+        // Every client connects at once (back to back), sends one keep-alive request, and
+        // keeps its connection open (unless told to close) until all are answered: a front
+        // door that queues a connection behind open ones leaves some unanswered here.
+        let mut clients: Vec<BufReader<TcpStream>> = (0..CLIENTS)
+            .map(|_| BufReader::new(TcpStream::connect(&listen).unwrap()))
+            .collect();
+        for (i, client) in clients.iter_mut().enumerate() {
+            let stream = client.get_mut();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            write!(stream, "GET /client/{i} HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+        }
+        let mut kept_open = Vec::new();
+        for (i, mut client) in clients.into_iter().enumerate() {
+            let mut head = String::new();
+            let mut line = String::new();
+            while line != "\r\n" {
+                line.clear();
+                let read = client.read_line(&mut line);
+                assert!(
+                    matches!(read, Ok(n) if n > 0),
+                    "round {round}: client {i} got no answer: {read:?} {head:?}"
+                );
+                head.push_str(&line);
+            }
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            // A client told to close does; the others stay open until the end.
+            if !head.to_ascii_lowercase().contains("connection: close") {
+                kept_open.push(client);
+            }
+        }
     }
 }
 
