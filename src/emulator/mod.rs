@@ -18,6 +18,7 @@ pub mod front_door;
 pub mod function_response;
 pub mod invocations;
 pub mod process;
+mod request_body;
 pub mod runtime_api;
 pub mod runtime_http;
 

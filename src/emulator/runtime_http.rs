@@ -1,5 +1,6 @@
 //! The Runtime API's own minimal HTTP/1.1 server: one thread per connection, keep-alive,
-//! `content-length` and chunked request bodies with their trailers, complete responses.
+//! `content-length` and chunked request bodies with their trailers
+//! ([`super::request_body`]), complete responses.
 //!
 //! The front door, which faces browsers and load tools, is tiny_http
 //! ([`super::front_door`]); the Runtime API cannot be, for two reasons:
@@ -21,11 +22,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use super::request_body::RequestBody;
+
 /// Largest request head accepted.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
-/// Longest chunk-size or trailer line accepted.
-const MAX_LINE_BYTES: usize = 8 * 1024;
 
 /// Handles one request; it must answer with [`Exchange::respond`] or a chunked response.
 pub type Handler = dyn Fn(&mut Exchange<'_>) + Send + Sync;
@@ -150,7 +151,7 @@ fn serve_connection(stream: TcpStream, handler: &Arc<Handler>) {
                 return;
             }
         };
-        let body = match body_framing(&head.headers) {
+        let body = match RequestBody::framed_by(&head.headers) {
             Ok(body) => body,
             Err(e) => {
                 let _ = write_response(
@@ -173,7 +174,6 @@ fn serve_connection(stream: TcpStream, handler: &Arc<Handler>) {
             reader: &mut reader,
             writer: &mut writer,
             body,
-            trailers: Vec::new(),
             answered: false,
             close: wants_close,
         };
@@ -252,39 +252,6 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Head>> {
     }))
 }
 
-/// How the request body is delimited, and how much is left.
-enum Body {
-    Length(u64),
-    /// Bytes left in the current chunk; `None` before the next size line.
-    Chunked {
-        left: Option<u64>,
-        done: bool,
-    },
-}
-
-fn body_framing(headers: &[(String, String)]) -> Result<Body, String> {
-    let named = |name: &'static str| {
-        headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    };
-    if named("transfer-encoding").any(|v| v.to_ascii_lowercase().contains("chunked")) {
-        return Ok(Body::Chunked {
-            left: None,
-            done: false,
-        });
-    }
-    match named("content-length").next() {
-        Some(value) => value
-            .trim()
-            .parse::<u64>()
-            .map(Body::Length)
-            .map_err(|_| format!("invalid content-length {value:?}\n")),
-        None => Ok(Body::Length(0)),
-    }
-}
-
 /// One request and its response.
 pub struct Exchange<'a> {
     pub method: String,
@@ -294,8 +261,7 @@ pub struct Exchange<'a> {
     pub headers: Vec<(String, String)>,
     reader: &'a mut BufReader<TcpStream>,
     writer: &'a mut TcpStream,
-    body: Body,
-    trailers: Vec<(String, String)>,
+    body: RequestBody,
     answered: bool,
     close: bool,
 }
@@ -326,7 +292,8 @@ impl Exchange<'_> {
 
     /// Trailers of a chunked body, once it has been read to its end.
     pub fn trailer(&self, name: &str) -> Option<&str> {
-        self.trailers
+        self.body
+            .trailers()
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
@@ -334,55 +301,7 @@ impl Exchange<'_> {
 
     /// Reads body bytes as they arrive; `Ok(0)` at the end of the body.
     pub fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        match &mut self.body {
-            Body::Length(0) => Ok(0),
-            Body::Length(left) => {
-                let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
-                let n = self.reader.read(buf.get_mut(..want).unwrap_or_default())?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the body ended early",
-                    ));
-                }
-                *left -= n as u64;
-                Ok(n)
-            }
-            Body::Chunked { done: true, .. } => Ok(0),
-            Body::Chunked { left, done } => {
-                let remaining = match *left {
-                    Some(remaining) if remaining > 0 => remaining,
-                    _ => {
-                        if left.is_some() {
-                            expect_crlf(self.reader)?;
-                        }
-                        let size = read_chunk_size(self.reader)?;
-                        if size == 0 {
-                            *done = true;
-                            self.trailers = read_trailers(self.reader)?;
-                            return Ok(0);
-                        }
-                        *left = Some(size);
-                        size
-                    }
-                };
-                let want = buf
-                    .len()
-                    .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-                let n = self.reader.read(buf.get_mut(..want).unwrap_or_default())?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the chunked body ended early",
-                    ));
-                }
-                *left = Some(remaining - n as u64);
-                Ok(n)
-            }
-        }
+        self.body.read(self.reader, buf)
     }
 
     /// Reads the whole body, failing beyond `limit` bytes.
@@ -418,53 +337,6 @@ impl Exchange<'_> {
         self.answered = true;
         write_response(self.writer, status, headers, body, self.close)
     }
-}
-
-fn read_line(reader: &mut BufReader<TcpStream>) -> io::Result<String> {
-    let mut line = Vec::new();
-    reader
-        .by_ref()
-        .take(MAX_LINE_BYTES as u64)
-        .read_until(b'\n', &mut line)?;
-    if !line.ends_with(b"\n") {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the chunked body ended early",
-        ));
-    }
-    Ok(String::from_utf8_lossy(&line)
-        .trim_end_matches(['\r', '\n'])
-        .to_string())
-}
-
-fn read_chunk_size(reader: &mut BufReader<TcpStream>) -> io::Result<u64> {
-    let line = read_line(reader)?;
-    let size = line.split(';').next().unwrap_or("").trim();
-    u64::from_str_radix(size, 16)
-        .map_err(|_| io::Error::other(format!("invalid chunk size line {line:?}")))
-}
-
-fn expect_crlf(reader: &mut BufReader<TcpStream>) -> io::Result<()> {
-    let line = read_line(reader)?;
-    if line.is_empty() {
-        Ok(())
-    } else {
-        Err(io::Error::other("missing CRLF after a chunk"))
-    }
-}
-
-fn read_trailers(reader: &mut BufReader<TcpStream>) -> io::Result<Vec<(String, String)>> {
-    let mut trailers = Vec::new();
-    for _ in 0..MAX_HEADERS {
-        let line = read_line(reader)?;
-        if line.is_empty() {
-            return Ok(trailers);
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            trailers.push((name.trim().to_string(), value.trim().to_string()));
-        }
-    }
-    Err(io::Error::other("too many trailers"))
 }
 
 fn status_line(status: u16) -> Vec<u8> {
