@@ -52,18 +52,6 @@ struct Run {
     readers: Vec<JoinHandle<()>>,
 }
 
-fn collect(mut pipe: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    })
-}
-
 impl Run {
     /// `lambda-emulator --runtime-api (free) --adapter ADAPTER ARGS -- APP`, with `env` added.
     fn start(args: &[&str], env: &[(&str, &str)], app: &[&str]) -> Run {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use lambda_adapter::emulator::front_door::FrontDoor;
 use lambda_adapter::emulator::function_response::{HttpResponse, http_response, prelude_response};
+use lambda_adapter::emulator::http_head;
 use lambda_adapter::emulator::process::{self, Supervisor};
 use lambda_adapter::emulator::{
     Delivery, EventFormat, InvokeError, InvokeOptions, Pending, PostKind, RuntimeApi, split_prelude,
@@ -316,16 +317,12 @@ fn write_stdout(data: &[u8]) {
 
 /// The status line and headers of an HTTP answer, on stderr.
 fn print_head(head: &HttpResponse, how: &str) {
-    let reason = http_reason(head.status);
+    let reason = http_head::reason(head.status);
     let mut text = format!("lambda-emulator: status {} {reason} ({how})\n", head.status);
     for (name, value) in &head.headers {
         text.push_str(&format!("  {name}: {value}\n"));
     }
     eprint!("{text}");
-}
-
-fn http_reason(status: u16) -> &'static str {
-    lambda_adapter::emulator::runtime_http::reason(status)
 }
 
 /// Prints why an invocation failed and gives its exit status.

@@ -28,6 +28,7 @@ use tiny_http::{Method, Request, Server};
 
 use super::events::{EventFormat, PlainRequest, build_event};
 use super::function_response::{HttpResponse, http_response, prelude_response};
+use super::http_head::{push_headers, status_line};
 use super::invocations::{Delivery, InvokeError, Invoker, Pending};
 use super::{InvokeOptions, PostKind, new_id, split_prelude};
 
@@ -294,31 +295,9 @@ fn answer(request: Request, response: &HttpResponse) {
 fn response_head(response: &HttpResponse, framing: (&str, &str)) -> Vec<u8> {
     let mut head = status_line(response.status);
     push_headers(&mut head, sendable_headers(&response.headers));
-    push_headers(&mut head, [framing, ("connection", "close")].into_iter());
+    push_headers(&mut head, [framing, ("connection", "close")]);
     head.extend_from_slice(b"\r\n");
     head
-}
-
-fn status_line(status: u16) -> Vec<u8> {
-    let reason = tiny_http::StatusCode(status).default_reason_phrase();
-    format!("HTTP/1.1 {status} {reason}\r\n").into_bytes()
-}
-
-fn push_headers<'a>(out: &mut Vec<u8>, headers: impl Iterator<Item = (&'a str, &'a str)>) {
-    for (name, value) in headers {
-        // A name or value with CR, LF or NUL would split the response; such a header is left out.
-        if name
-            .bytes()
-            .chain(value.bytes())
-            .any(|b| b == b'\r' || b == b'\n' || b == 0)
-        {
-            continue;
-        }
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
 }
 
 /// Relays a streamed response: waits for the prelude, writes the head, then each chunk as it

@@ -8,7 +8,9 @@
 //!   back out as HTTP, read by [`function_response`].
 //! - [`invocations`]: the queue between those who submit invocations and the Runtime API, and
 //!   the function's failure that ends them all.
-//! - [`runtime_http`]: the Runtime API's own small HTTP/1.1 server (it says why not tiny_http).
+//! - [`runtime_http`]: the Runtime API's own small HTTP/1.1 server (it says why not tiny_http),
+//!   reading request bodies with `request_body`.
+//! - [`http_head`]: status lines and header lines, as both servers write them.
 //! - [`process`]: the adapter and the app as child processes that never outlive the emulator.
 //!
 //! The `lambda-emulator` binary strings them together.
@@ -16,6 +18,7 @@
 pub mod events;
 pub mod front_door;
 pub mod function_response;
+pub mod http_head;
 pub mod invocations;
 pub mod process;
 mod request_body;

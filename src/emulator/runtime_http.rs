@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use super::http_head::{push_headers, status_line};
 use super::request_body::RequestBody;
 
 /// Largest request head accepted.
@@ -339,27 +340,6 @@ impl Exchange<'_> {
     }
 }
 
-fn status_line(status: u16) -> Vec<u8> {
-    format!("HTTP/1.1 {status} {}\r\n", reason(status)).into_bytes()
-}
-
-fn push_headers(out: &mut Vec<u8>, headers: &[(&str, &str)]) {
-    for (name, value) in headers {
-        // A value with CR or LF would split the response; such a header is left out.
-        if name
-            .bytes()
-            .chain(value.bytes())
-            .any(|b| b == b'\r' || b == b'\n' || b == 0)
-        {
-            continue;
-        }
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 fn write_response(
     writer: &mut TcpStream,
     status: u16,
@@ -368,7 +348,7 @@ fn write_response(
     close: bool,
 ) -> io::Result<()> {
     let mut out = status_line(status);
-    push_headers(&mut out, headers);
+    push_headers(&mut out, headers.iter().copied());
     out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
     if close {
         out.extend_from_slice(b"connection: close\r\n");
@@ -377,28 +357,4 @@ fn write_response(
     out.extend_from_slice(body);
     writer.write_all(&out)?;
     writer.flush()
-}
-
-/// The reason phrase of common statuses (clients ignore it; it helps people reading logs).
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        410 => "Gone",
-        413 => "Content Too Large",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
-    }
 }
