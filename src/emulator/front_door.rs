@@ -1,11 +1,11 @@
 //! The front door: plain HTTP in, an event through the Runtime API, the function's answer
 //! back out as HTTP, the way API Gateway, a Function URL or an ALB would turn it around.
 //!
-//! It faces browsers, curl and load tools, so the HTTP server is tiny_http: keep-alive,
-//! pipelining, request bodies, slow and malformed clients are its job. Each request is handled
-//! on a thread of its own (it waits for the function, up to the timeout), so requests do not
-//! queue behind each other here; `AWS_LAMBDA_MAX_CONCURRENCY` decides how many the function
-//! takes at once.
+//! It faces browsers, curl and load tools, so the HTTP server is tiny_http: connections,
+//! request parsing, pipelining, chunked and `Expect: 100-continue` request bodies, HTTP/1.0,
+//! slow and malformed clients are its job. Each request is answered on a thread of its own (it
+//! waits for the function, up to the timeout), so requests do not queue behind each other
+//! here; `AWS_LAMBDA_MAX_CONCURRENCY` decides how many the function takes at once.
 //!
 //! Answers are written on the raw connection tiny_http hands out (`Request::into_writer`), each
 //! with `connection: close` ([`response_head`] says why). A streamed answer is relayed chunk by
