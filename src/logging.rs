@@ -2,12 +2,19 @@
 //! `AWS_LAMBDA_LOG_LEVEL` wins over `RUST_LOG`, `FATAL` means errors only, and
 //! `AWS_LAMBDA_LOG_FORMAT=JSON` writes one JSON object per line. Inside an invocation every
 //! line carries the request id (each worker is one thread, so a thread-local holds it).
+//!
+//! The level is the adapter's own: at DEBUG it tells each invocation's story, and the
+//! dependencies' internals (ureq's pool, ureq-proto's state machine) stay at INFO at most
+//! unless a `RUST_LOG` directive names them (`RUST_LOG=ureq=debug`, `ureq_proto=trace`).
 
 use std::cell::RefCell;
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::LevelFilter;
+
+/// Where the adapter's own lines come from: the library and the binary share the crate name.
+const OWN_TARGET: &str = "lambda_adapter";
 
 thread_local! {
     static REQUEST_ID: RefCell<Option<String>> = const { RefCell::new(None) };
@@ -40,20 +47,10 @@ pub fn lambda_level(value: &str) -> Option<LevelFilter> {
 pub fn init() {
     let mut builder = env_logger::Builder::new();
     builder.target(env_logger::Target::Stdout);
-    let lambda = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
-    match lambda.as_deref().and_then(lambda_level) {
-        Some(level) => {
-            builder.filter_level(level);
-        }
-        None => match std::env::var("RUST_LOG") {
-            Ok(directives) if !directives.trim().is_empty() => {
-                builder.parse_filters(&directives);
-            }
-            _ => {
-                builder.filter_level(LevelFilter::Info);
-            }
-        },
-    }
+    builder.parse_filters(&filter_directives(
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    ));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     if json {
         builder.format(|buf, record| {
@@ -83,6 +80,47 @@ pub fn init() {
         });
     }
     let _ = builder.try_init();
+}
+
+/// The `env_logger` directives for `AWS_LAMBDA_LOG_LEVEL` and `RUST_LOG`: the adapter's level
+/// is `AWS_LAMBDA_LOG_LEVEL` (DECISIONS 22), else a bare level in `RUST_LOG`, else INFO; other
+/// crates log at that level but never below INFO; `RUST_LOG` directives naming a crate or
+/// module apply as written (those naming the adapter only without `AWS_LAMBDA_LOG_LEVEL`).
+pub fn filter_directives(lambda_log_level: Option<&str>, rust_log: Option<&str>) -> String {
+    let rust_log = rust_log.unwrap_or_default();
+    // env_logger's `directives/filter` form: the filter applies to the message, kept as is.
+    let (directives, message_filter) = match rust_log.split_once('/') {
+        Some((directives, filter)) => (directives, Some(filter)),
+        None => (rust_log, None),
+    };
+    let mut own = None;
+    let mut named = Vec::new();
+    for directive in directives
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        match directive.parse::<LevelFilter>() {
+            Ok(level) if !directive.contains('=') => own = Some(level),
+            _ => named.push(directive),
+        }
+    }
+    if let Some(level) = lambda_log_level.and_then(lambda_level) {
+        own = Some(level);
+        named.retain(|d| !d.starts_with(OWN_TARGET));
+    }
+    let own = own.unwrap_or(LevelFilter::Info);
+    let others = own.min(LevelFilter::Info);
+    let mut out = format!("{others},{OWN_TARGET}={own}").to_ascii_lowercase();
+    for directive in named {
+        out.push(',');
+        out.push_str(directive);
+    }
+    if let Some(filter) = message_filter {
+        out.push('/');
+        out.push_str(filter);
+    }
+    out
 }
 
 /// The current UTC time as `2026-11-21T23:39:12.345Z`.
@@ -125,6 +163,39 @@ mod tests {
         assert_eq!(lambda_level("fatal"), Some(LevelFilter::Error));
         assert_eq!(lambda_level("WARN"), Some(LevelFilter::Warn));
         assert_eq!(lambda_level("verbose"), None);
+    }
+
+    #[test]
+    fn debug_is_the_adapters_own_story() {
+        assert_eq!(
+            filter_directives(Some("debug"), None),
+            "info,lambda_adapter=debug"
+        );
+        assert_eq!(filter_directives(None, None), "info,lambda_adapter=info");
+        assert_eq!(
+            filter_directives(None, Some("trace")),
+            "info,lambda_adapter=trace"
+        );
+        assert_eq!(
+            filter_directives(Some("fatal"), None),
+            "error,lambda_adapter=error"
+        );
+        // Dependencies only when named; AWS_LAMBDA_LOG_LEVEL still sets the adapter's level.
+        assert_eq!(
+            filter_directives(Some("debug"), Some("ureq=debug,lambda_adapter=off")),
+            "info,lambda_adapter=debug,ureq=debug"
+        );
+        assert_eq!(
+            filter_directives(
+                None,
+                Some("warn,ureq_proto=trace,lambda_adapter::worker=debug")
+            ),
+            "warn,lambda_adapter=warn,ureq_proto=trace,lambda_adapter::worker=debug"
+        );
+        assert_eq!(
+            filter_directives(Some("verbose"), Some("debug/next")),
+            "info,lambda_adapter=debug/next"
+        );
     }
 
     #[test]

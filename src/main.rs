@@ -116,25 +116,29 @@ fn main() -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Registers (so Lambda listens), reports the error to `/extension/init/error` so the console
-/// shows it, prints it, and exits 1 without ever polling `/next` (DECISIONS 20).
+/// Prints the error once (the function's log shows it), then registers and reports it to
+/// `/extension/init/error` so Lambda fails the init with it, and exits 1 without ever polling
+/// `/next` (DECISIONS 20). The report is best effort: its failure (the adapter run by hand,
+/// without a Runtime API) is logged at debug level only.
 fn report_config_error(e: &ConfigError) -> ExitCode {
     let message = format!("lambda-adapter cannot start: {e}");
-    log::error!("{message}");
-    eprintln!("{message}");
-    match config::parse_api_endpoints(&|name| std::env::var(name).ok()) {
-        Ok((extension_api, _)) => {
+    // Printed even with logging turned off: this is why the function does not start.
+    if log::log_enabled!(log::Level::Error) {
+        log::error!("{message}");
+    } else {
+        eprintln!("{message}");
+    }
+    let reported = config::parse_api_endpoints(&|name| std::env::var(name).ok())
+        .map_err(|api| api.to_string())
+        .and_then(|(extension_api, _)| {
             let client = ExtensionClient::new(extension_api);
-            let reported = client
+            client
                 .register()
-                .and_then(|id| client.init_error(&id, "Extension.ConfigInvalid", &message));
-            if let Err(report) = reported {
-                log::error!(
-                    "could not report the configuration error to the Extensions API: {report}"
-                );
-            }
-        }
-        Err(api) => log::error!("could not report the configuration error: {api}"),
+                .and_then(|id| client.init_error(&id, "Extension.ConfigInvalid", &message))
+                .map_err(|e| e.to_string())
+        });
+    if let Err(why) = reported {
+        log::debug!("the configuration error was not reported to the Extensions API: {why}");
     }
     ExitCode::FAILURE
 }

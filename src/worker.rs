@@ -115,8 +115,10 @@ impl<'a> Worker<'a> {
             for warning in &invocation.warnings {
                 log::warn!("{warning}");
             }
+            let started = Instant::now();
             let reply = self.handle(&invocation);
             self.post(&invocation, reply);
+            log::debug!("invocation done in {} ms", started.elapsed().as_millis());
             logging::set_request_id(None);
         }
     }
@@ -148,7 +150,7 @@ impl<'a> Worker<'a> {
             }
         };
         log::debug!(
-            "sending request to app server method={} target={}",
+            "sending request to app server source={source:?} method={} target={}",
             request.method,
             request.target
         );

@@ -177,7 +177,7 @@ fn app_not_listening_is_an_error_and_the_adapter_serves_on_once_it_is_up() {
         refused.kind,
         PostKind::Error,
         "{refused:?}\n{}",
-        adapter.stderr()
+        adapter.output()
     );
     assert_eq!(refused.error_type.as_deref(), Some("App.ConnectionRefused"));
     let error = refused.json().unwrap();
@@ -196,7 +196,7 @@ fn app_not_listening_is_an_error_and_the_adapter_serves_on_once_it_is_up() {
         served.kind,
         PostKind::Response,
         "{served:?}\n{}",
-        adapter.stderr()
+        adapter.output()
     );
     assert_eq!(served.json().unwrap()["body"], "up now");
     assert_eq!(app.requests().len(), 1);
@@ -256,10 +256,18 @@ fn assert_config_error_reported(variable: &str, value: &str) {
         .wait_exit(Duration::from_secs(15))
         .expect("the adapter exits on a bad configuration");
     assert_eq!(status.code(), Some(1), "{variable}={value}");
+    // Printed once: the function's log shows it, and the report carries it to Lambda.
+    let output = adapter.output();
+    assert_eq!(
+        output.matches("cannot start").count(),
+        1,
+        "the error is not printed exactly once: {output}"
+    );
     assert!(
-        adapter.stderr().contains(variable),
-        "stderr does not name {variable}: {}",
-        adapter.stderr()
+        output.contains(&format!(
+            "ERROR lambda-adapter cannot start: invalid {variable}"
+        )),
+        "the log does not name {variable}: {output}"
     );
     assert_eq!(
         api.registrations().len(),
@@ -309,7 +317,7 @@ fn no_next_poll_before_the_app_is_ready() {
         api.next_polls(),
         0,
         "polled /next before the app was ready\n{}",
-        adapter.stderr()
+        adapter.output()
     );
     assert_eq!(api.registrations().len(), 1);
 
@@ -400,7 +408,7 @@ fn request_is_retried_once_when_the_app_closed_the_idle_connection() {
         second.kind,
         PostKind::Response,
         "{second:?}\n{}",
-        h.adapter.stderr()
+        h.adapter.output()
     );
     assert_eq!(second.json().unwrap()["body"], "answer to /second");
     let requests = h.app.requests();
@@ -465,7 +473,7 @@ fn async_init_takes_invocations_after_9_8_s_and_waits_for_the_app_within_the_dea
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "never polled /next\n{}",
-            adapter.stderr()
+            adapter.output()
         );
         std::thread::sleep(Duration::from_millis(50));
     };

@@ -273,7 +273,7 @@ impl Case {
         let posted = self
             .api
             .invoke(event.to_string().as_bytes(), options)
-            .unwrap_or_else(|e| panic!("no answer: {e}\nadapter: {}", self.adapter.stderr()));
+            .unwrap_or_else(|e| panic!("no answer: {e}\nadapter: {}", self.adapter.output()));
         assert!(
             posted.posted_at_ms <= posted.deadline_ms,
             "answered {} ms after the deadline",

@@ -31,6 +31,8 @@ pub struct Readiness {
     healthy: Vec<u16>,
     /// For log lines, as upstream prints it.
     url: String,
+    /// What to check, with the variables that set it, for the "not ready" line.
+    hint: String,
 }
 
 impl Readiness {
@@ -50,12 +52,29 @@ impl Readiness {
             ReadinessProtocol::Http => format!("http://{authority}{}", config.readiness_path),
             ReadinessProtocol::Tcp => format!("tcp://{authority}"),
         };
+        let port_variable = if config.readiness_port == config.app_port {
+            "AWS_LWA_PORT"
+        } else {
+            "AWS_LWA_READINESS_CHECK_PORT"
+        };
+        let hint = match config.readiness_protocol {
+            ReadinessProtocol::Http => format!(
+                "the app must listen on port {} ({port_variable}) and answer GET {} \
+                 (AWS_LWA_READINESS_CHECK_PATH) with a healthy status",
+                config.readiness_port, config.readiness_path
+            ),
+            ReadinessProtocol::Tcp => format!(
+                "the app must listen on port {} ({port_variable})",
+                config.readiness_port
+            ),
+        };
         Readiness {
             addr: config.readiness_addr(),
             protocol: config.readiness_protocol,
             request,
             healthy: config.readiness_healthy_status.clone(),
             url,
+            hint,
         }
     }
 
@@ -64,16 +83,19 @@ impl Readiness {
     pub fn wait(&self, budget: Option<Duration>) -> bool {
         let start = Instant::now();
         let mut next_progress = PROGRESS_INTERVAL;
+        let mut last_error = String::new();
         loop {
             let elapsed = start.elapsed();
             if budget.is_some_and(|b| elapsed >= b) {
                 return false;
             }
             if elapsed >= next_progress {
+                // Upstream's line, then what went wrong and where to look.
                 log::info!(
-                    "app is not ready after {}ms url={}",
+                    "app is not ready after {}ms url={} last_error={last_error:?} hint: {}",
                     next_progress.as_millis(),
-                    self.url
+                    self.url,
+                    self.hint
                 );
                 next_progress += PROGRESS_INTERVAL;
             }
@@ -82,10 +104,13 @@ impl Readiness {
             });
             match self.check_once(limit) {
                 Ok(()) => {
-                    log::debug!("app is ready");
+                    log::debug!("app is ready after {} ms", start.elapsed().as_millis());
                     return true;
                 }
-                Err(why) => log::trace!("app is not ready: {why}"),
+                Err(why) => {
+                    log::trace!("app is not ready: {why}");
+                    last_error = why;
+                }
             }
             std::thread::sleep(if start.elapsed() < FAST_RETRY_FOR {
                 FAST_RETRY_INTERVAL

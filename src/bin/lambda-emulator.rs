@@ -7,7 +7,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use lambda_adapter::emulator::front_door::FrontDoor;
-use lambda_adapter::emulator::{EventFormat, InvokeOptions, PostKind, RuntimeApi, process};
+use lambda_adapter::emulator::function_response::{HttpResponse, http_response, prelude_response};
+use lambda_adapter::emulator::http_head;
+use lambda_adapter::emulator::process::{self, Supervisor};
+use lambda_adapter::emulator::{
+    Delivery, EventFormat, InvokeError, InvokeOptions, Pending, PostKind, RuntimeApi, split_prelude,
+};
 
 const USAGE: &str = "\
 lambda-emulator: run lambda-adapter and a web app locally, as Lambda would.
@@ -16,20 +21,53 @@ Usage: lambda-emulator [OPTIONS] -- APP_COMMAND [ARGS...]
 
   --runtime-api ADDR   where to serve the Runtime + Extensions API   [127.0.0.1:9001]
   --listen ADDR        front door: plain HTTP in, events out          [127.0.0.1:3000]
-  --source SRC         event format the front door produces: v2 | url | v1 | alb   [v2]
+  --source SRC         event format the front door produces             [v2]
+                         v2         API Gateway HTTP API (payload 2.0)
+                         url        Lambda Function URL
+                         v1         API Gateway REST API (payload 1.0)
+                         alb        ALB target group as created (multi-value headers off):
+                                    headers and queryStringParameters, the last value of a
+                                    repeated header or query key
+                         alb-multi  ALB target group with lambda.multi_value_headers.enabled:
+                                    multiValueHeaders and multiValueQueryStringParameters,
+                                    every value
   --adapter PATH       adapter binary   [lambda-adapter next to the emulator executable]
   --timeout SECS       function timeout (deadline)   [30]
-  --invoke FILE        instead of a front door: invoke once with this raw event JSON (\"-\" = stdin),
-                       print the posted Lambda response body to stdout, exit 0 (1 on an /error post,
-                       printing the error JSON to stderr); the adapter's and the app's own output
-                       goes to stderr
+  --invoke FILE        instead of a front door: invoke once with this raw event JSON (\"-\" =
+                       stdin), then stop. stdout: the posted response JSON (buffered), or the
+                       body as it streams (AWS_LWA_INVOKE_MODE=response_stream). stderr: the
+                       status and headers of an HTTP answer, the adapter's and the app's output,
+                       and why an invocation failed
+  --fail-on-status     with --invoke: exit 4 when the answer's HTTP status is 400 or more
+
+Exit status of --invoke:
+  0  the function answered (whatever its HTTP status, unless --fail-on-status)
+  1  the function failed: an /error post (its JSON on stderr; App.Timeout when the app is too
+     slow for the deadline), or a streamed answer that broke off or ended with error trailers
+  2  usage error
+  3  no answer: the adapter refused its configuration (or another init error), the adapter or
+     the app exited, or nothing came back in time (an app that never became ready)
+  4  with --fail-on-status: the HTTP status was 400 or more
+Without --invoke the emulator serves until Ctrl-C, or exits 3 when the adapter or the app exits.
+
+Timing: an invocation may wait 10 s (Lambda's init limit) plus the timeout for the function to
+take it, then has the timeout from then on. The front door answers 504 once that passes (with
+the reason in the body), 502 for an invocation error, a malformed answer or a failed init.
 
 The adapter gets AWS_LAMBDA_RUNTIME_API=ADDR and function defaults; every AWS_LWA_* and
 AWS_LAMBDA_* variable of the emulator's environment passes through to it (and to the app).
 ";
 
-/// How long the invocation of `--invoke` may wait for the adapter and the app to start.
-const INIT_WAIT: Duration = Duration::from_secs(60);
+/// How long Lambda lets the init phase run before it gives up on it.
+const INIT_LIMIT: Duration = Duration::from_secs(10);
+/// How long answers already decided get to reach their clients when the function is gone.
+const DRAIN_WAIT: Duration = Duration::from_secs(2);
+
+/// Exit statuses of `--invoke` (see USAGE).
+const EXIT_FUNCTION_ERROR: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_NO_ANSWER: u8 = 3;
+const EXIT_STATUS: u8 = 4;
 
 struct Args {
     runtime_api: String,
@@ -38,6 +76,7 @@ struct Args {
     adapter: PathBuf,
     timeout: Duration,
     invoke: Option<String>,
+    fail_on_status: bool,
     app: Vec<String>,
 }
 
@@ -53,6 +92,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         adapter: default_adapter,
         timeout: Duration::from_secs(30),
         invoke: None,
+        fail_on_status: false,
         app: Vec::new(),
     };
     while let Some(arg) = args.next() {
@@ -75,6 +115,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     })?);
             }
             "--invoke" => parsed.invoke = Some(value("--invoke")?),
+            "--fail-on-status" => parsed.fail_on_status = true,
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -82,6 +123,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         return Err(
             "missing the app command: lambda-emulator [OPTIONS] -- APP_COMMAND [ARGS...]".into(),
         );
+    }
+    if parsed.fail_on_status && parsed.invoke.is_none() {
+        return Err("--fail-on-status goes with --invoke".into());
     }
     Ok(parsed)
 }
@@ -96,19 +140,21 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => {
             eprintln!("lambda-emulator: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     match run(&args) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("lambda-emulator: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_NO_ANSWER)
         }
     }
 }
 
 fn run(args: &Args) -> Result<ExitCode, String> {
+    // Read first: a missing event file should not start the app.
+    let event = args.invoke.as_deref().map(read_event).transpose()?;
     let runtime = RuntimeApi::start(&args.runtime_api)?;
     let runtime_addr = runtime.addr().to_string();
     // With --invoke, stdout is the result alone: the children's output goes to stderr.
@@ -116,77 +162,194 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         Some(_) => process::ChildOutput::Stderr,
         None => process::ChildOutput::Inherit,
     };
-    let mut children = process::spawn(&args.adapter, &runtime_addr, &args.app, output)?;
+    let children = process::spawn(&args.adapter, &runtime_addr, &args.app, output)?;
+    // A child that exits ends every invocation at once, waiting or in flight.
+    let invoker = runtime.invoker();
+    let mut supervisor = Supervisor::start(children, move |reason| {
+        invoker.fail(InvokeError::Exited(reason.to_string()));
+    })?;
     let options = InvokeOptions {
         timeout: args.timeout,
+        queue_wait: INIT_LIMIT + args.timeout,
         ..InvokeOptions::default()
     };
 
-    if let Some(file) = &args.invoke {
-        let event = read_event(file)?;
-        let posted = runtime
-            .invoke(
-                &event,
-                InvokeOptions {
-                    queue_wait: INIT_WAIT,
-                    ..options
-                },
-            )
-            .map_err(|e| {
-                let mut message = e.to_string();
-                if let Some(exited) = children.exited() {
-                    message.push_str(&format!(" ({exited})"));
-                }
-                message
-            })?;
-        children.stop();
-        let mut stdout = std::io::stdout();
-        return Ok(match posted.kind {
-            PostKind::Error => {
-                eprintln!("{}", String::from_utf8_lossy(&posted.body));
-                ExitCode::FAILURE
-            }
-            PostKind::Response => {
-                let _ = stdout
-                    .write_all(&posted.body)
-                    .and_then(|()| stdout.write_all(b"\n"));
-                ExitCode::SUCCESS
-            }
-            PostKind::Streamed => {
-                let body = posted
-                    .stream_parts()
-                    .map_or(&posted.body[..], |(_, body)| body);
-                let _ = stdout.write_all(body);
-                if let Some(failure) = &posted.stream_failure {
-                    eprintln!("{failure}");
-                    ExitCode::FAILURE
-                } else {
-                    ExitCode::SUCCESS
-                }
-            }
-        });
+    if let Some(event) = event {
+        let mut pending = runtime.submit(event, options);
+        let outcome = relay(&mut pending);
+        supervisor.stop();
+        return Ok(report(outcome, args.fail_on_status));
     }
 
-    // Requests may queue while the app starts; give them the init time plus the timeout.
-    let door_options = InvokeOptions {
-        queue_wait: INIT_WAIT + args.timeout,
-        ..options
-    };
-    let door = FrontDoor::start(&args.listen, args.source, runtime.invoker(), door_options)?;
+    let door = FrontDoor::start(&args.listen, args.source, runtime.invoker(), options)?;
     eprintln!(
-        "lambda-emulator: front door http://{} ({:?} events) -> Runtime API {} -> adapter -> app",
+        "lambda-emulator: front door http://{} ({}) -> Runtime API {} -> adapter -> app",
         door.addr(),
         args.source,
         runtime_addr
     );
-    loop {
-        std::thread::sleep(Duration::from_millis(200));
-        if let Some(exited) = children.exited() {
-            for error in runtime.init_errors() {
-                eprintln!("lambda-emulator: reported init error: {}", error.body);
-            }
-            return Err(format!("{exited}; stopping"));
+    let reason = supervisor.wait_exit();
+    door.drain(DRAIN_WAIT);
+    eprintln!("lambda-emulator: {}; stopping", gone(&runtime, &reason));
+    Ok(ExitCode::from(EXIT_NO_ANSWER))
+}
+
+/// Why the function is gone, in one line. An init error's message is not repeated: the
+/// adapter has printed it already.
+fn gone(runtime: &RuntimeApi, exit: &str) -> String {
+    match runtime.failure() {
+        Some(InvokeError::InitFailed { error_type, .. }) => {
+            format!("init failed with {error_type} (the adapter's message is above); {exit}")
         }
+        _ => exit.to_string(),
+    }
+}
+
+/// How one `--invoke` ended.
+enum Outcome {
+    /// A buffered response, already printed.
+    Answered {
+        status: Option<u16>,
+    },
+    /// A complete stream, already printed.
+    Streamed {
+        status: Option<u16>,
+    },
+    /// An `/error` post, or a stream that broke off.
+    FunctionError(String),
+    NoAnswer(InvokeError),
+}
+
+/// Follows the invocation: a buffered answer is printed when complete, a stream as it arrives.
+fn relay(pending: &mut Pending) -> Outcome {
+    let mut kind = PostKind::Response;
+    let mut body = Vec::new();
+    let mut stream: Option<StreamOutput> = None;
+    loop {
+        match pending.next_delivery() {
+            Ok(Delivery::Started { .. }) => {}
+            Ok(Delivery::Head { kind: k, .. }) => {
+                kind = k;
+                if kind == PostKind::Streamed {
+                    stream = Some(StreamOutput::default());
+                }
+            }
+            Ok(Delivery::Chunk(data)) => match stream.as_mut() {
+                Some(stream) => stream.push(&data),
+                None => body.extend_from_slice(&data),
+            },
+            Ok(Delivery::End) => break,
+            Ok(Delivery::Failed(why)) => {
+                if let Some(stream) = stream.as_mut() {
+                    stream.finish();
+                }
+                return Outcome::FunctionError(why);
+            }
+            Err(e) => return Outcome::NoAnswer(e),
+        }
+    }
+    if let Some(mut stream) = stream {
+        stream.finish();
+        return Outcome::Streamed {
+            status: stream.status,
+        };
+    }
+    if kind == PostKind::Error {
+        return Outcome::FunctionError(String::from_utf8_lossy(&body).to_string());
+    }
+    // The format of a raw event is not known: a document with a statusCode is read as an HTTP
+    // answer, anything else (a pass-through answer) is printed as it is.
+    let head = http_response(EventFormat::V1, &body).ok();
+    if let Some(head) = &head {
+        print_head(head, "buffered");
+    }
+    let mut stdout = std::io::stdout();
+    let _ = stdout
+        .write_all(&body)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+    Outcome::Answered {
+        status: head.map(|h| h.status),
+    }
+}
+
+/// A streamed answer on its way to stdout: the prelude is held until complete, then its status
+/// and headers go to stderr and the body to stdout as it arrives.
+#[derive(Default)]
+struct StreamOutput {
+    prelude: Vec<u8>,
+    started: bool,
+    status: Option<u16>,
+}
+
+impl StreamOutput {
+    fn push(&mut self, data: &[u8]) {
+        if self.started {
+            return write_stdout(data);
+        }
+        self.prelude.extend_from_slice(data);
+        let Some((prelude, rest)) = split_prelude(&self.prelude) else {
+            return;
+        };
+        self.started = true;
+        if let Ok(head) = prelude_response(prelude) {
+            print_head(&head, "streamed");
+            self.status = Some(head.status);
+        }
+        let rest = rest.to_vec();
+        self.prelude.clear();
+        write_stdout(&rest);
+    }
+
+    /// The end of the stream: without a prelude separator, everything was body.
+    fn finish(&mut self) {
+        if !self.started {
+            self.started = true;
+            write_stdout(&std::mem::take(&mut self.prelude));
+        }
+    }
+}
+
+fn write_stdout(data: &[u8]) {
+    let mut stdout = std::io::stdout();
+    let _ = stdout.write_all(data).and_then(|()| stdout.flush());
+}
+
+/// The status line and headers of an HTTP answer, on stderr.
+fn print_head(head: &HttpResponse, how: &str) {
+    let reason = http_head::reason(head.status);
+    let mut text = format!("lambda-emulator: status {} {reason} ({how})\n", head.status);
+    for (name, value) in &head.headers {
+        text.push_str(&format!("  {name}: {value}\n"));
+    }
+    eprint!("{text}");
+}
+
+/// Prints why an invocation failed and gives its exit status.
+fn report(outcome: Outcome, fail_on_status: bool) -> ExitCode {
+    let status = match outcome {
+        Outcome::Answered { status } | Outcome::Streamed { status } => status,
+        Outcome::FunctionError(why) => {
+            eprintln!("lambda-emulator: the function failed: {why}");
+            return ExitCode::from(EXIT_FUNCTION_ERROR);
+        }
+        Outcome::NoAnswer(InvokeError::InitFailed { error_type, .. }) => {
+            eprintln!(
+                "lambda-emulator: no answer: init failed with {error_type} (the adapter's message is above); the app is stopped"
+            );
+            return ExitCode::from(EXIT_NO_ANSWER);
+        }
+        Outcome::NoAnswer(e) => {
+            eprintln!("lambda-emulator: no answer: {e}; the adapter and the app are stopped");
+            return ExitCode::from(EXIT_NO_ANSWER);
+        }
+    };
+    match status {
+        Some(status) if fail_on_status && status >= 400 => {
+            eprintln!("lambda-emulator: --fail-on-status: the answer's status is {status}");
+            ExitCode::from(EXIT_STATUS)
+        }
+        _ => ExitCode::SUCCESS,
     }
 }
 

@@ -16,8 +16,37 @@ pub enum EventFormat {
     FunctionUrl,
     /// API Gateway REST API, payload format 1.0.
     V1,
-    /// Application Load Balancer (single-value headers).
+    /// Application Load Balancer, target group as created (multi-value headers off):
+    /// `headers` and `queryStringParameters`, the last value of a repeated name.
     Alb,
+    /// Application Load Balancer, target group with `lambda.multi_value_headers.enabled`:
+    /// `multiValueHeaders` and `multiValueQueryStringParameters`, every value.
+    AlbMulti,
+}
+
+impl EventFormat {
+    /// The `--source` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventFormat::V2 => "v2",
+            EventFormat::FunctionUrl => "url",
+            EventFormat::V1 => "v1",
+            EventFormat::Alb => "alb",
+            EventFormat::AlbMulti => "alb-multi",
+        }
+    }
+}
+
+impl std::fmt::Display for EventFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EventFormat::V2 => "API Gateway HTTP API events, payload 2.0",
+            EventFormat::FunctionUrl => "Function URL events",
+            EventFormat::V1 => "API Gateway REST API events, payload 1.0",
+            EventFormat::Alb => "ALB events, multi-value headers off",
+            EventFormat::AlbMulti => "ALB events, multi-value headers on",
+        })
+    }
 }
 
 impl std::str::FromStr for EventFormat {
@@ -28,8 +57,9 @@ impl std::str::FromStr for EventFormat {
             "url" => Ok(EventFormat::FunctionUrl),
             "v1" => Ok(EventFormat::V1),
             "alb" => Ok(EventFormat::Alb),
+            "alb-multi" => Ok(EventFormat::AlbMulti),
             _ => Err(format!(
-                "unknown event source {s:?}: expected v2, url, v1 or alb"
+                "unknown event source {s:?}: expected v2, url, v1, alb or alb-multi"
             )),
         }
     }
@@ -187,7 +217,8 @@ pub fn build_event(format: EventFormat, request: &PlainRequest, request_id: &str
         EventFormat::V2 => v2_event(request, request_id, false),
         EventFormat::FunctionUrl => v2_event(request, request_id, true),
         EventFormat::V1 => v1_event(request, request_id),
-        EventFormat::Alb => alb_event(request),
+        EventFormat::Alb => alb_event(request, false),
+        EventFormat::AlbMulti => alb_event(request, true),
     };
     event.to_string().into_bytes()
 }
@@ -321,26 +352,42 @@ fn v1_event(request: &PlainRequest, request_id: &str) -> Value {
     })
 }
 
-fn alb_event(request: &PlainRequest) -> Value {
-    let headers = joined_lowercase_headers(&request.headers);
-    let query: Map<String, Value> = raw_query_pairs(request.raw_query())
-        .into_iter()
-        .map(|(k, v)| (k, Value::from(v)))
+/// An ALB event. ALB passes the query as the client sent it (not decoded) and lowercases
+/// header names; with multi-value headers off it keeps the last value of a repeated name.
+fn alb_event(request: &PlainRequest, multi_value: bool) -> Value {
+    let headers: Vec<(String, String)> = request
+        .headers
+        .iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
         .collect();
+    let (headers_single, headers_multi) = single_and_multi(&headers);
+    let query = raw_query_pairs(request.raw_query());
+    let (query_single, query_multi) = single_and_multi(&query);
     let (body, base64) = request.event_body();
-    json!({
-        "requestContext": {
+    let mut event = Map::new();
+    event.insert(
+        "requestContext".into(),
+        json!({
             "elb": {
                 "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/lambda-emulator/0123456789abcdef"
             }
-        },
-        "httpMethod": request.method,
-        "path": request.path(),
-        "queryStringParameters": query,
-        "headers": headers,
-        "body": body.unwrap_or_default(),
-        "isBase64Encoded": base64,
-    })
+        }),
+    );
+    event.insert("httpMethod".into(), json!(request.method));
+    event.insert("path".into(), json!(request.path()));
+    if multi_value {
+        event.insert(
+            "multiValueQueryStringParameters".into(),
+            Value::Object(query_multi),
+        );
+        event.insert("multiValueHeaders".into(), Value::Object(headers_multi));
+    } else {
+        event.insert("queryStringParameters".into(), Value::Object(query_single));
+        event.insert("headers".into(), Value::Object(headers_single));
+    }
+    event.insert("body".into(), json!(body.unwrap_or_default()));
+    event.insert("isBase64Encoded".into(), json!(base64));
+    Value::Object(event)
 }
 
 #[cfg(test)]
@@ -416,6 +463,25 @@ mod tests {
         assert_eq!(e["httpMethod"], "POST");
         assert_eq!(e["queryStringParameters"]["y"], "hello%20world");
         assert_eq!(e["headers"]["cookie"], "a=1; b=2");
+        // Multi-value headers off: the last value of a repeated name, no multi-value maps.
+        assert_eq!(e["queryStringParameters"]["x"], "2");
+        assert_eq!(e["headers"]["x-multi"], "two");
+        assert!(e.get("multiValueHeaders").is_none());
+        assert!(e.get("multiValueQueryStringParameters").is_none());
+    }
+
+    #[test]
+    fn alb_multi_value_event_keeps_every_value() {
+        let e = event(EventFormat::AlbMulti, &request());
+        assert_eq!(e["multiValueQueryStringParameters"]["x"], json!(["1", "2"]));
+        assert_eq!(
+            e["multiValueQueryStringParameters"]["y"],
+            json!(["hello%20world"])
+        );
+        assert_eq!(e["multiValueHeaders"]["x-multi"], json!(["one", "two"]));
+        assert_eq!(e["multiValueHeaders"]["cookie"], json!(["a=1; b=2"]));
+        assert!(e.get("headers").is_none());
+        assert!(e.get("queryStringParameters").is_none());
     }
 
     #[test]
@@ -425,7 +491,12 @@ mod tests {
         r.headers
             .push(("Content-Type".into(), "application/octet-stream".into()));
         r.body = vec![0, 159, 146, 150, 255];
-        for format in [EventFormat::V2, EventFormat::V1, EventFormat::Alb] {
+        for format in [
+            EventFormat::V2,
+            EventFormat::V1,
+            EventFormat::Alb,
+            EventFormat::AlbMulti,
+        ] {
             let e = event(format, &r);
             assert_eq!(e["isBase64Encoded"], true, "{format:?}");
             assert_eq!(

@@ -4,23 +4,33 @@
 //!   to queue invocations and collect what the adapter posts back.
 //! - [`events`]: a plain HTTP request turned into an API Gateway v2 / Function URL / REST v1 /
 //!   ALB event.
-//! - [`front_door`]: plain HTTP in, event out, the posted Lambda response back out as HTTP.
-//! - [`http`]: the small HTTP/1.1 server both are built on.
+//! - [`front_door`]: plain HTTP in (served by tiny_http), event out, the posted Lambda response
+//!   back out as HTTP, read by [`function_response`].
+//! - [`invocations`]: the queue between those who submit invocations and the Runtime API, and
+//!   the function's failure that ends them all.
+//! - [`runtime_http`]: the Runtime API's own small HTTP/1.1 server (it says why not tiny_http),
+//!   reading request bodies with `request_body`.
+//! - [`http_head`]: status lines and header lines, as both servers write them.
 //! - [`process`]: the adapter and the app as child processes that never outlive the emulator.
 //!
 //! The `lambda-emulator` binary strings them together.
 
 pub mod events;
 pub mod front_door;
-pub mod http;
+pub mod function_response;
+pub mod http_head;
+pub mod invocations;
 pub mod process;
+mod request_body;
 pub mod runtime_api;
+pub mod runtime_http;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use events::{EventFormat, PlainRequest};
-pub use runtime_api::{Invoker, Pending, RuntimeApi};
+pub use invocations::{Delivery, InvokeError, Invoker, Pending};
+pub use runtime_api::RuntimeApi;
 
 /// How one invocation is handed out by `/next`.
 #[derive(Debug, Clone)]

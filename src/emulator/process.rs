@@ -5,15 +5,24 @@
 //! holds the read end of a pipe from the emulator: when the emulator ends for any reason
 //! (exit, Ctrl-C, SIGTERM, even SIGKILL) the pipe closes and the watchdog stops both groups.
 //! That needs no signal handler, so no unsafe code.
+//!
+//! While the emulator runs, a [`Supervisor`] thread watches both: when either exits, the
+//! emulator is told at once (so no invocation waits for a function that is gone) and the other
+//! is stopped too.
 
 use std::io::ErrorKind;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 /// How long stopped children get to exit on SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+/// How often the supervisor looks whether a child has exited.
+const WATCH_INTERVAL: Duration = Duration::from_millis(50);
 
 const WATCHDOG: &str = r#"read -r _ ; for g in "$@"; do kill -s TERM -- "-$g" 2>/dev/null; done; sleep 2; for g in "$@"; do kill -s KILL -- "-$g" 2>/dev/null; done; exit 0"#;
 
@@ -39,6 +48,7 @@ pub struct Children {
     pub adapter: Child,
     pub app: Child,
     watchdog: Option<(Child, ChildStdin)>,
+    stopped: bool,
 }
 
 fn command(program: &str, args: &[String], runtime_api: &str, output: ChildOutput) -> Command {
@@ -86,6 +96,7 @@ pub fn spawn(
         adapter,
         app,
         watchdog: None,
+        stopped: false,
     };
     let groups = [
         children.adapter.id().to_string(),
@@ -129,6 +140,10 @@ impl Children {
 
     /// Stops both process groups: SIGTERM, then SIGKILL after a grace period.
     pub fn stop(&mut self) {
+        // Once only: the group ids may belong to other processes after the children are reaped.
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
         let groups = [self.adapter.id(), self.app.id()];
         signal_groups("-TERM", &groups);
         let until = Instant::now() + STOP_GRACE;
@@ -163,6 +178,66 @@ fn signal_groups(signal: &str, groups: &[u32]) {
 }
 
 impl Drop for Children {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Watches the adapter and the app on a thread of its own. When one exits, `on_exit` hears why
+/// (which one, with its exit status) and both are stopped; [`Supervisor::stop`] (or dropping
+/// it) stops them otherwise.
+pub struct Supervisor {
+    stop: Option<Sender<()>>,
+    exited: Receiver<String>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Supervisor {
+    pub fn start(
+        mut children: Children,
+        on_exit: impl FnOnce(&str) + Send + 'static,
+    ) -> Result<Supervisor, String> {
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+        let (exited_tx, exited_rx) = crossbeam_channel::bounded(1);
+        let thread = std::thread::Builder::new()
+            .name("supervisor".into())
+            .spawn(move || {
+                // Until told to stop (a message, or the sender dropped).
+                while let Err(RecvTimeoutError::Timeout) = stop_rx.recv_timeout(WATCH_INTERVAL) {
+                    if let Some(reason) = children.exited() {
+                        on_exit(&reason);
+                        children.stop();
+                        let _ = exited_tx.send(reason);
+                        return;
+                    }
+                }
+                children.stop();
+            })
+            .map_err(|e| format!("cannot start the supervisor thread: {e}"))?;
+        Ok(Supervisor {
+            stop: Some(stop_tx),
+            exited: exited_rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Blocks until the adapter or the app exits (both are stopped by then); why.
+    pub fn wait_exit(&self) -> String {
+        self.exited
+            .recv()
+            .unwrap_or_else(|_| "the supervisor of the adapter and the app ended".into())
+    }
+
+    /// Stops the adapter and the app (if still running) and waits until they are gone.
+    pub fn stop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Supervisor {
     fn drop(&mut self) {
         self.stop();
     }

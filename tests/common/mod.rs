@@ -320,8 +320,22 @@ pub fn free_port() -> u16 {
 /// The real `lambda-adapter` binary, killed on Drop.
 pub struct Adapter {
     child: Child,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    reader: Option<JoinHandle<()>>,
+    /// Its stdout (the log) and stderr, as they arrive.
+    output: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+/// Copies a child's pipe into `into` until it closes.
+pub fn collect(mut pipe: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    })
 }
 
 impl Adapter {
@@ -340,40 +354,27 @@ impl Adapter {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_LAMBDA_LOG_LEVEL", "debug")
             .stdin(Stdio::null())
-            // ADAPTER_LOG=1 shows the adapter's log (stdout) while debugging a test.
-            .stdout(if std::env::var_os("ADAPTER_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (name, value) in env {
             command.env(name, value);
         }
         let mut child = command.spawn().expect("start lambda-adapter");
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let mut pipe = child.stderr.take().unwrap();
-        let reader = {
-            let stderr = stderr.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    stderr.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-            })
-        };
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            collect(child.stdout.take().unwrap(), output.clone()),
+            collect(child.stderr.take().unwrap(), output.clone()),
+        ];
         Adapter {
             child,
-            stderr,
-            reader: Some(reader),
+            output,
+            readers,
         }
     }
 
-    pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).to_string()
+    /// Everything it printed so far, stdout (its log) and stderr.
+    pub fn output(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).to_string()
     }
 
     /// Waits (bounded) for the adapter to exit.
@@ -381,7 +382,7 @@ impl Adapter {
         let until = Instant::now() + limit;
         while Instant::now() < until {
             if let Some(status) = self.child.try_wait().unwrap() {
-                if let Some(reader) = self.reader.take() {
+                for reader in self.readers.drain(..) {
                     let _ = reader.join();
                 }
                 return Some(status);
@@ -435,7 +436,7 @@ impl Harness {
             Ok(posted) => posted,
             Err(e) => panic!(
                 "invocation failed: {e}\nadapter stderr:\n{}",
-                self.adapter.stderr()
+                self.adapter.output()
             ),
         }
     }
@@ -447,7 +448,7 @@ impl Harness {
             posted.kind,
             PostKind::Response,
             "expected /response, got {posted:?}\nstderr:\n{}",
-            self.adapter.stderr()
+            self.adapter.output()
         );
         posted.json().unwrap()
     }

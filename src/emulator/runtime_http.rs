@@ -1,11 +1,19 @@
-//! A minimal HTTP/1.1 server for the emulator: one thread per connection, keep-alive,
-//! `content-length` and chunked request bodies (trailers included), buffered or chunked
-//! responses.
+//! The Runtime API's own minimal HTTP/1.1 server: one thread per connection, keep-alive,
+//! `content-length` and chunked request bodies with their trailers
+//! ([`super::request_body`]), complete responses.
 //!
-//! Why not tiny_http: its connection pool can leave a new connection queued behind busy
-//! threads when several arrive at once, and a Runtime API connection is busy for as long as a
-//! `/next` long poll lasts, so N concurrent workers did not get N concurrent polls. Its chunked
-//! decoder also cannot read trailers, which is how a failed stream is reported.
+//! The front door, which faces browsers and load tools, is tiny_http
+//! ([`super::front_door`]); the Runtime API cannot be, for two reasons:
+//! - trailers: the adapter reports a stream that fails midway with the
+//!   `Lambda-Runtime-Function-Error-Type` / `-Body` trailers after the last chunk, and
+//!   tiny_http's chunked decoder reads past them without handing them out;
+//! - long polls: tiny_http serves connections from a task pool that starts a thread only when it
+//!   counts no idle one, and the count lags, so a connection arriving together with others can
+//!   wait in the queue until a busy thread frees. A Runtime API connection stays busy for as
+//!   long as a `/next` long poll or a streamed post lasts, so N workers polling at once did not
+//!   all get their poll served.
+//!
+//! It only has to understand the adapter (and the tests), a well-behaved client on loopback.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -14,11 +22,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use super::http_head::{push_headers, status_line};
+use super::request_body::RequestBody;
+
 /// Largest request head accepted.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
-/// Longest chunk-size or trailer line accepted.
-const MAX_LINE_BYTES: usize = 8 * 1024;
 
 /// Handles one request; it must answer with [`Exchange::respond`] or a chunked response.
 pub type Handler = dyn Fn(&mut Exchange<'_>) + Send + Sync;
@@ -125,7 +134,6 @@ fn serve_connection(stream: TcpStream, handler: &Arc<Handler>) {
     let Ok(writer) = stream.try_clone() else {
         return;
     };
-    let peer = stream.peer_addr().ok();
     let mut reader = BufReader::new(stream);
     let mut writer = writer;
     loop {
@@ -144,7 +152,7 @@ fn serve_connection(stream: TcpStream, handler: &Arc<Handler>) {
                 return;
             }
         };
-        let body = match body_framing(&head.headers) {
+        let body = match RequestBody::framed_by(&head.headers) {
             Ok(body) => body,
             Err(e) => {
                 let _ = write_response(
@@ -164,11 +172,9 @@ fn serve_connection(stream: TcpStream, handler: &Arc<Handler>) {
             method: head.method,
             target: head.target,
             headers: head.headers,
-            peer,
             reader: &mut reader,
             writer: &mut writer,
             body,
-            trailers: Vec::new(),
             answered: false,
             close: wants_close,
         };
@@ -247,39 +253,6 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Head>> {
     }))
 }
 
-/// How the request body is delimited, and how much is left.
-enum Body {
-    Length(u64),
-    /// Bytes left in the current chunk; `None` before the next size line.
-    Chunked {
-        left: Option<u64>,
-        done: bool,
-    },
-}
-
-fn body_framing(headers: &[(String, String)]) -> Result<Body, String> {
-    let named = |name: &'static str| {
-        headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    };
-    if named("transfer-encoding").any(|v| v.to_ascii_lowercase().contains("chunked")) {
-        return Ok(Body::Chunked {
-            left: None,
-            done: false,
-        });
-    }
-    match named("content-length").next() {
-        Some(value) => value
-            .trim()
-            .parse::<u64>()
-            .map(Body::Length)
-            .map_err(|_| format!("invalid content-length {value:?}\n")),
-        None => Ok(Body::Length(0)),
-    }
-}
-
 /// One request and its response.
 pub struct Exchange<'a> {
     pub method: String,
@@ -287,11 +260,9 @@ pub struct Exchange<'a> {
     pub target: String,
     /// Header names as sent.
     pub headers: Vec<(String, String)>,
-    pub peer: Option<SocketAddr>,
     reader: &'a mut BufReader<TcpStream>,
     writer: &'a mut TcpStream,
-    body: Body,
-    trailers: Vec<(String, String)>,
+    body: RequestBody,
     answered: bool,
     close: bool,
 }
@@ -322,7 +293,8 @@ impl Exchange<'_> {
 
     /// Trailers of a chunked body, once it has been read to its end.
     pub fn trailer(&self, name: &str) -> Option<&str> {
-        self.trailers
+        self.body
+            .trailers()
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
@@ -330,55 +302,7 @@ impl Exchange<'_> {
 
     /// Reads body bytes as they arrive; `Ok(0)` at the end of the body.
     pub fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        match &mut self.body {
-            Body::Length(0) => Ok(0),
-            Body::Length(left) => {
-                let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
-                let n = self.reader.read(buf.get_mut(..want).unwrap_or_default())?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the body ended early",
-                    ));
-                }
-                *left -= n as u64;
-                Ok(n)
-            }
-            Body::Chunked { done: true, .. } => Ok(0),
-            Body::Chunked { left, done } => {
-                let remaining = match *left {
-                    Some(remaining) if remaining > 0 => remaining,
-                    _ => {
-                        if left.is_some() {
-                            expect_crlf(self.reader)?;
-                        }
-                        let size = read_chunk_size(self.reader)?;
-                        if size == 0 {
-                            *done = true;
-                            self.trailers = read_trailers(self.reader)?;
-                            return Ok(0);
-                        }
-                        *left = Some(size);
-                        size
-                    }
-                };
-                let want = buf
-                    .len()
-                    .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-                let n = self.reader.read(buf.get_mut(..want).unwrap_or_default())?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the chunked body ended early",
-                    ));
-                }
-                *left = Some(remaining - n as u64);
-                Ok(n)
-            }
-        }
+        self.body.read(self.reader, buf)
     }
 
     /// Reads the whole body, failing beyond `limit` bytes.
@@ -414,113 +338,6 @@ impl Exchange<'_> {
         self.answered = true;
         write_response(self.writer, status, headers, body, self.close)
     }
-
-    /// Starts a chunked response; write the body with [`Exchange::write_chunk`] and end it
-    /// with [`Exchange::finish_chunked`] (or [`Exchange::abort`]).
-    pub fn start_chunked(&mut self, status: u16, headers: &[(&str, &str)]) -> io::Result<()> {
-        self.answered = true;
-        let mut head = status_line(status);
-        push_headers(&mut head, headers);
-        head.extend_from_slice(b"transfer-encoding: chunked\r\n");
-        if self.close {
-            head.extend_from_slice(b"connection: close\r\n");
-        }
-        head.extend_from_slice(b"\r\n");
-        self.writer.write_all(&head)?;
-        self.writer.flush()
-    }
-
-    /// Writes and flushes one chunk (nothing for empty data, which would end the body).
-    pub fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
-        if data.is_empty() {
-            return Ok(());
-        }
-        self.writer
-            .write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
-        self.writer.write_all(data)?;
-        self.writer.write_all(b"\r\n")?;
-        self.writer.flush()
-    }
-
-    pub fn finish_chunked(&mut self) -> io::Result<()> {
-        self.writer.write_all(b"0\r\n\r\n")?;
-        self.writer.flush()
-    }
-
-    /// Ends the connection without finishing the response, so the client sees it cut off.
-    pub fn abort(&mut self) {
-        self.answered = true;
-        self.close = true;
-        let _ = self.writer.shutdown(Shutdown::Both);
-    }
-}
-
-fn read_line(reader: &mut BufReader<TcpStream>) -> io::Result<String> {
-    let mut line = Vec::new();
-    reader
-        .by_ref()
-        .take(MAX_LINE_BYTES as u64)
-        .read_until(b'\n', &mut line)?;
-    if !line.ends_with(b"\n") {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the chunked body ended early",
-        ));
-    }
-    Ok(String::from_utf8_lossy(&line)
-        .trim_end_matches(['\r', '\n'])
-        .to_string())
-}
-
-fn read_chunk_size(reader: &mut BufReader<TcpStream>) -> io::Result<u64> {
-    let line = read_line(reader)?;
-    let size = line.split(';').next().unwrap_or("").trim();
-    u64::from_str_radix(size, 16)
-        .map_err(|_| io::Error::other(format!("invalid chunk size line {line:?}")))
-}
-
-fn expect_crlf(reader: &mut BufReader<TcpStream>) -> io::Result<()> {
-    let line = read_line(reader)?;
-    if line.is_empty() {
-        Ok(())
-    } else {
-        Err(io::Error::other("missing CRLF after a chunk"))
-    }
-}
-
-fn read_trailers(reader: &mut BufReader<TcpStream>) -> io::Result<Vec<(String, String)>> {
-    let mut trailers = Vec::new();
-    for _ in 0..MAX_HEADERS {
-        let line = read_line(reader)?;
-        if line.is_empty() {
-            return Ok(trailers);
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            trailers.push((name.trim().to_string(), value.trim().to_string()));
-        }
-    }
-    Err(io::Error::other("too many trailers"))
-}
-
-fn status_line(status: u16) -> Vec<u8> {
-    format!("HTTP/1.1 {status} {}\r\n", reason(status)).into_bytes()
-}
-
-fn push_headers(out: &mut Vec<u8>, headers: &[(&str, &str)]) {
-    for (name, value) in headers {
-        // A value with CR or LF would split the response; such a header is left out.
-        if name
-            .bytes()
-            .chain(value.bytes())
-            .any(|b| b == b'\r' || b == b'\n' || b == 0)
-        {
-            continue;
-        }
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
 }
 
 fn write_response(
@@ -531,7 +348,7 @@ fn write_response(
     close: bool,
 ) -> io::Result<()> {
     let mut out = status_line(status);
-    push_headers(&mut out, headers);
+    push_headers(&mut out, headers.iter().copied());
     out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
     if close {
         out.extend_from_slice(b"connection: close\r\n");
@@ -540,28 +357,4 @@ fn write_response(
     out.extend_from_slice(body);
     writer.write_all(&out)?;
     writer.flush()
-}
-
-/// The reason phrase of common statuses (clients ignore it; it helps people reading logs).
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        410 => "Gone",
-        413 => "Content Too Large",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
-    }
 }
