@@ -25,6 +25,8 @@ pub struct BodyReader {
     call: Option<Call<RecvBody>>,
     /// Set once the body is complete: whether the connection must be closed.
     ended: Option<bool>,
+    /// Bytes left in the current chunk (from its checked size line), to size reads.
+    chunk_left: u64,
 }
 
 impl BodyReader {
@@ -34,6 +36,7 @@ impl BodyReader {
         BodyReader {
             call: Some(call),
             ended: None,
+            chunk_left: 0,
         }
     }
 
@@ -42,6 +45,7 @@ impl BodyReader {
         BodyReader {
             call: None,
             ended: Some(must_close),
+            chunk_left: 0,
         }
     }
 
@@ -50,13 +54,13 @@ impl BodyReader {
         self.ended
     }
 
-    /// Appends the next piece of the body (at most `scratch.len()` bytes) to `out`; `Ok(false)`
-    /// at its end, with nothing appended.
+    /// Appends the next piece of the body (at most `limit` bytes, at least 1) to `out`;
+    /// `Ok(false)` at its end, with nothing appended.
     pub fn read<R: Read>(
         &mut self,
         input: &mut ReadBuffer<R>,
-        scratch: &mut [u8],
         out: &mut Vec<u8>,
+        limit: usize,
     ) -> Result<bool, AppError> {
         loop {
             let Some(call) = self.call.as_mut() else {
@@ -76,8 +80,8 @@ impl BodyReader {
             }
             if mode == BodyMode::Chunked && call.is_on_chunk_boundary() {
                 match check_size_line(input.buffered())? {
-                    true => {}
-                    false => {
+                    Some(size) => self.chunk_left = size,
+                    None => {
                         if !fill(input)? {
                             return self.end_of_stream(mode);
                         }
@@ -85,15 +89,32 @@ impl BodyReader {
                     }
                 }
             }
-            let (used, produced) = call.read(input.buffered(), scratch).map_err(|e| {
-                AppError::new(
-                    AppErrorKind::InvalidResponse,
-                    format!("the app's response body is not valid HTTP/1.1 framing ({e})"),
-                )
-            })?;
+            // The body bytes go straight into `out`. Room is made for no more than can come
+            // now: what is buffered, and what is left of the chunk or of the content-length
+            // (a read stops at the end of a chunk, so more would only be zeroed for nothing).
+            let left = match mode {
+                BodyMode::Chunked => self.chunk_left,
+                BodyMode::LengthDelimited(left) => left,
+                _ => u64::MAX,
+            };
+            let room = (limit.max(1).min(input.buffered().len()) as u64).min(left.max(1));
+            let start = out.len();
+            out.resize(start + room as usize, 0);
+            let read = call.read(input.buffered(), out.get_mut(start..).unwrap_or_default());
+            let (used, produced) = match read {
+                Ok(done) => done,
+                Err(e) => {
+                    out.truncate(start);
+                    return Err(AppError::new(
+                        AppErrorKind::InvalidResponse,
+                        format!("the app's response body is not valid HTTP/1.1 framing ({e})"),
+                    ));
+                }
+            };
+            out.truncate(start + produced);
             input.consume(used);
+            self.chunk_left = self.chunk_left.saturating_sub(produced as u64);
             if produced > 0 {
-                out.extend_from_slice(scratch.get(..produced).unwrap_or_default());
                 return Ok(true);
             }
             if used == 0 && !fill(input)? {
@@ -154,9 +175,9 @@ fn fill<R: Read>(input: &mut ReadBuffer<R>) -> Result<bool, AppError> {
     }
 }
 
-/// Checks the chunk-size line at the start of `input` (RFC 9112 §7.1). `Ok(false)` when the
-/// line is not complete yet.
-fn check_size_line(input: &[u8]) -> Result<bool, AppError> {
+/// Checks the chunk-size line at the start of `input` (RFC 9112 §7.1) and returns the size;
+/// `Ok(None)` when the line is not complete yet.
+fn check_size_line(input: &[u8]) -> Result<Option<u64>, AppError> {
     let bad = |why: &str| {
         AppError::new(
             AppErrorKind::InvalidResponse,
@@ -167,7 +188,7 @@ fn check_size_line(input: &[u8]) -> Result<bool, AppError> {
         if input.len() >= MAX_SIZE_LINE {
             return Err(bad("too long"));
         }
-        return Ok(false);
+        return Ok(None);
     };
     let line = match input.get(..lf).and_then(|l| l.strip_suffix(b"\r")) {
         Some(line) => line,
@@ -187,7 +208,11 @@ fn check_size_line(input: &[u8]) -> Result<bool, AppError> {
     if digits.len() > 15 {
         return Err(bad("the size is too large"));
     }
-    Ok(true)
+    let size = std::str::from_utf8(digits)
+        .ok()
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .ok_or_else(|| bad("the size is not a number"))?;
+    Ok(Some(size))
 }
 
 #[cfg(test)]
@@ -203,7 +228,7 @@ mod tests {
             b"5 ;ext\r\n",
             b"0\r\n",
         ] {
-            assert_eq!(check_size_line(good).ok(), Some(true), "{good:?}");
+            assert!(matches!(check_size_line(good), Ok(Some(_))), "{good:?}");
         }
         for bad in [
             &b"+5\r\n"[..],
@@ -219,7 +244,8 @@ mod tests {
         ] {
             assert!(check_size_line(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(check_size_line(b"5").ok(), Some(false), "incomplete");
+        assert_eq!(check_size_line(b"1aF\r\n").ok(), Some(Some(0x1af)));
+        assert_eq!(check_size_line(b"5").ok(), Some(None), "incomplete");
         assert!(check_size_line(&[b'1'; MAX_SIZE_LINE]).is_err());
     }
 }

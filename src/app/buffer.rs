@@ -8,8 +8,9 @@
 
 use std::io::{self, Read};
 
-/// Room for a typical response head plus the start of its body; grown for larger heads.
-const INITIAL: usize = 32 * 1024;
+/// Room for a typical response head and body, and for a large body to arrive in few reads;
+/// grown for larger heads.
+const INITIAL: usize = 64 * 1024;
 
 pub struct ReadBuffer<R> {
     inner: R,

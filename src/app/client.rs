@@ -23,10 +23,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use ureq_proto::client::Call;
+use ureq_proto::client::state::RecvResponse;
+
 use crate::app::body::BodyReader;
 use crate::app::connection::{Connection, Stale};
 use crate::app::error::{AppError, AppErrorKind};
-use crate::app::request::{AppRequest, Prepared};
+use crate::app::request::AppRequest;
 use crate::app::response::{self, AfterHead, ResponseHead};
 use crate::app::send::{self, SendError, Sent};
 
@@ -75,16 +78,16 @@ impl AppClient {
         request: &AppRequest,
         deadline: Instant,
     ) -> Result<AppExchange<'_>, AppError> {
-        let (head, prepared) = request.prepare()?;
+        let (head, call) = request.prepare()?;
         let (mut conn, reused) = self.open(deadline)?;
-        let mut outcome = exchange_head(&mut conn, &head, &request.body, prepared, deadline);
+        let mut outcome = exchange_head(&mut conn, &head, &request.body, call, deadline);
         let untouched = matches!(&outcome, Err(Failure::Send(e)) if e.nothing_accepted);
         if reused && untouched {
             log::debug!("the kept app connection took no byte; sending on a new one");
             conn.close();
             conn = Connection::connect(self.addr, self.connect_timeout, deadline)?;
-            let (head, prepared) = request.prepare()?;
-            outcome = exchange_head(&mut conn, &head, &request.body, prepared, deadline);
+            let (head, call) = request.prepare()?;
+            outcome = exchange_head(&mut conn, &head, &request.body, call, deadline);
         }
         let (head, after, keep) = match outcome {
             Ok(done) => done,
@@ -147,32 +150,12 @@ fn exchange_head(
     conn: &mut Connection,
     head: &[u8],
     body: &[u8],
-    prepared: Prepared,
+    call: Call<RecvResponse>,
     deadline: Instant,
 ) -> Result<(ResponseHead, AfterHead, bool), Failure> {
     conn.set_deadline(deadline);
-    let (call, whole) = match prepared {
-        Prepared::NoBody(call) => {
-            send::send(conn, head, &[], deadline).map_err(Failure::Send)?;
-            (call, true)
-        }
-        Prepared::Body(mut call) => {
-            let sent = send::send(conn, head, body, deadline).map_err(Failure::Send)?;
-            // An early answer leaves part of the body unsent; the protocol state moves on as
-            // if it were sent, to read the answer, and the connection is closed after.
-            let protocol = |e: ureq_proto::Error| {
-                Failure::Other(AppError::new(
-                    AppErrorKind::InvalidRequest,
-                    format!("the request body could not be framed ({e})"),
-                ))
-            };
-            call.consume_direct_write(body.len()).map_err(protocol)?;
-            let Some(call) = call.proceed() else {
-                return Err(protocol(ureq_proto::Error::BodyLargerThanContentLength));
-            };
-            (call, sent == Sent::Whole)
-        }
-    };
+    // An early answer leaves part of the body unsent, and the connection is closed after.
+    let whole = send::send(conn, head, body, deadline).map_err(Failure::Send)? == Sent::Whole;
     let (head, after, must_close) =
         response::read_head(&mut conn.input, call).map_err(|e| Failure::Other(e.error))?;
     Ok((head, after, whole && !must_close))
@@ -204,10 +187,7 @@ impl AppExchange<'_> {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(false);
         };
-        let room = limit.clamp(1, conn.scratch.len());
-        let Connection { input, scratch, .. } = conn;
-        let scratch = scratch.get_mut(..room).unwrap_or_default();
-        match self.body.read(input, scratch, buf) {
+        match self.body.read(&mut conn.input, buf, limit) {
             Ok(true) => Ok(true),
             Ok(false) => {
                 self.finish();

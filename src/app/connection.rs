@@ -8,14 +8,8 @@ use crate::app::buffer::ReadBuffer;
 use crate::app::error::{AppError, AppErrorKind};
 use crate::deadline_stream::{DeadlineStream, is_idle};
 
-/// Size of the piece handed from the protocol to a body reader at once.
-const SCRATCH: usize = 64 * 1024;
-
 pub struct Connection {
     pub input: ReadBuffer<DeadlineStream>,
-    /// Where body bytes land between the protocol and the caller's buffer; kept with the
-    /// connection so a small response does not pay for a fresh one.
-    pub scratch: Vec<u8>,
     /// When the last exchange on it ended.
     idle_since: Instant,
 }
@@ -54,7 +48,6 @@ impl Connection {
         let _ = stream.set_nodelay(true);
         Ok(Connection {
             input: ReadBuffer::new(DeadlineStream::new(stream, deadline, "the app")),
-            scratch: vec![0; SCRATCH],
             idle_since: Instant::now(),
         })
     }

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::app::connection::Connection;
-use crate::app::request::{AppRequest, Prepared};
+use crate::app::request::AppRequest;
 use crate::app::{response, send};
 use crate::config::{Config, ReadinessProtocol};
 
@@ -130,10 +130,7 @@ impl Readiness {
                 .map(drop)
                 .map_err(|e| e.to_string());
         }
-        let (head, prepared) = self.request.prepare().map_err(|e| e.message)?;
-        let Prepared::NoBody(call) = prepared else {
-            return Err("the readiness request has a body".into());
-        };
+        let (head, call) = self.request.prepare().map_err(|e| e.message)?;
         let mut conn = Connection::connect(self.addr, limit, deadline).map_err(|e| e.message)?;
         send::send(&mut conn, &head, &[], deadline).map_err(|e| e.error.message)?;
         let answer = response::read_head(&mut conn.input, call);
