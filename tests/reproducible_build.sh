@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Builds that reproduce anywhere: this work tree is copied into two temporary directories of
-# different depth, each gets its own empty CARGO_HOME (so crates are fetched and unpacked at
-# different paths), and each runs `make -f layer.zip.mk`: the release binary, the layer zip and
-# the SBOM. Both, and the release binary of this checkout (`make release`, the one that ships),
+# different depth, each gets a CARGO_HOME of its own (so every crate is unpacked and compiled
+# from a different path), and each runs `make -f layer.zip.mk`: the release binary, the layer
+# zip and the SBOM. Both, and the release binary of this checkout (`make release`, the one that ships),
 # must be the same byte for byte; no binary may contain its build directory, its CARGO_HOME or
 # $HOME; and a clean build compiles exactly the crates of `cargo tree -e normal`.
 #
 #   tests/reproducible_build.sh          # about two clean release builds: a few minutes
 #
-# Needs cargo and python3, and crates.io for the two empty CARGO_HOMEs. cargo-auditable comes
-# from .cache/tools (installed by layer.zip.mk on first use) so it is built only once.
+# Needs cargo and python3, no network: each new CARGO_HOME starts with the registry index and
+# the downloaded .crate files of this one (hard links; cargo checks every .crate against
+# Cargo.lock's checksum), nothing unpacked, and builds offline. cargo-auditable comes from
+# .cache/tools (installed by layer.zip.mk on first use) so it is built only once.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
@@ -39,12 +41,21 @@ copy_tree() { # DEST
         [ -e "$f" ] && printf '%s\0' "$f"
     done | tar --null -cf - -T - | tar -xf - -C "$1"
 }
+seed_cargo_home() { # DEST
+    local from=${CARGO_HOME:-$HOME/.cargo} d
+    mkdir -p "$1/registry"
+    for d in index cache; do
+        [ -d "$from/registry/$d" ] || continue
+        cp -al "$from/registry/$d" "$1/registry/" 2>/dev/null || cp -a "$from/registry/$d" "$1/registry/"
+    done
+}
 ONE=$WORK/one/lambda-adapter
 TWO=$WORK/second-build/in/a/deeper/directory/lambda-adapter
 build_in() { # DIR: binary, zip and SBOM, with a CARGO_HOME of its own beside DIR
     copy_tree "$1"
+    seed_cargo_home "$1.cargo-home"
     (cd "$1" && env -u CARGO_TARGET_DIR -u CARGO_BUILD_TARGET_DIR -u RUSTFLAGS \
-        CARGO_HOME="$1.cargo-home" \
+        CARGO_HOME="$1.cargo-home" CARGO_NET_OFFLINE=true \
         make -s -f layer.zip.mk TARGET="$TARGET" TOOLS="$TOOLS" LAYER_ZIP=layer.zip) >"$1.log" 2>&1 ||
         { tail -20 "$1.log" | sed 's/^/     build: /'; return 1; }
 }
@@ -103,7 +114,7 @@ if [ "$built" = 1 ]; then
 
     # What the README tells an auditor to run, against the hash of the other build.
     verify_layer() { # SHA256 -> exit status of make verify-layer in the second directory
-        (cd "$TWO" && CARGO_HOME="$TWO.cargo-home" make -s verify-layer SHA256="$1" TOOLS="$TOOLS" \
+        (cd "$TWO" && CARGO_HOME="$TWO.cargo-home" CARGO_NET_OFFLINE=true make -s verify-layer SHA256="$1" TOOLS="$TOOLS" \
             LAYER_ZIP=layer.zip TARGET="$TARGET") >"$WORK/verify.log" 2>&1
     }
     verify_accepts_and_refuses() {
