@@ -4,8 +4,9 @@
 #     bootstrap                   0755  exec wrapper (AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap)
 #     extensions/                 0755
 #     extensions/lambda-adapter   0755  the static x86_64 adapter binary
-#   lambda-adapter-layer.cdx.json       CycloneDX SBOM of that binary (every crate, its version,
-#                                       licence and SHA-256), read from the binary itself
+#   lambda-adapter-layer.cdx.json       CycloneDX SBOM of that binary: every crate it is built
+#                                       from, with version, licence and SHA-256, checked against
+#                                       the crate list in the binary (.ci/audit.py)
 #
 # Same layout as upstream's layer, so a function moves between the two by changing the layer ARN.
 # The zip is reproducible: sorted entries, fixed 1980-01-01 timestamps, fixed modes, no extra
