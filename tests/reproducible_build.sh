@@ -44,6 +44,9 @@ copy_tree() { # DEST
 seed_cargo_home() { # DEST
     local from=${CARGO_HOME:-$HOME/.cargo} d
     mkdir -p "$1/registry"
+    for d in config.toml config; do # a registry mirror or proxy, if this machine has one
+        if [ -f "$from/$d" ]; then cp "$from/$d" "$1/"; fi
+    done
     for d in index cache; do
         [ -d "$from/registry/$d" ] || continue
         cp -al "$from/registry/$d" "$1/registry/" 2>/dev/null || cp -a "$from/registry/$d" "$1/registry/"
