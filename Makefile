@@ -2,9 +2,16 @@
 CARGO ?= cargo
 RIE_DIR := .cache/rie
 
-.PHONY: all build release emulator test rie demo lint deny audit-tools layer verify-layer examples test-packaging bench bench-quick
+.PHONY: all build release emulator test rie demo lint deny audit-tools layer verify-layer examples \
+	test-packaging bench bench-quick \
+	adapter-image print-target-dir print-emulator print-adapter print-release-bin
+# Where cargo builds: `target/` unless CARGO_TARGET_DIR (or build.target-dir in a cargo config)
+# says otherwise, so every path below asks cargo instead of assuming. Computed once, when used.
+TARGET_DIR = $(eval TARGET_DIR := $(or $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | \
+	python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null),$(error cannot ask cargo \
+	where it builds: `$(CARGO) metadata --format-version 1 --no-deps` failed)))$(TARGET_DIR)
 RELEASE_TARGET ?= x86_64-unknown-linux-gnu
-RELEASE_BIN    := target/$(RELEASE_TARGET)/release/lambda-adapter
+RELEASE_BIN     = $(TARGET_DIR)/$(RELEASE_TARGET)/release/lambda-adapter
 
 all: build
 
@@ -12,16 +19,28 @@ all: build
 build:
 	$(CARGO) build
 
-## release: the static x86_64 binary (glibc linked in), target/$(RELEASE_TARGET)/release/lambda-adapter:
-##       built with `cargo auditable` (its crate list embedded for scanners) and reproducible
+## release: the static x86_64 binary (glibc linked in); `make -s print-release-bin` says where.
+##       Built with `cargo auditable` (its crate list embedded for scanners) and reproducible
 ##       byte for byte from any directory; the recipe is layer.zip.mk's `release-binary`
 release:
 	@$(MAKE) --no-print-directory -f layer.zip.mk release-binary TARGET=$(RELEASE_TARGET)
 	@ls -l $(RELEASE_BIN)
 
-## emulator: the adapter plus the local emulator (target/debug/lambda-emulator)
+## emulator: the adapter plus the local emulator, debug build; `make -s print-emulator` says where
 emulator:
 	$(CARGO) build --features emulator --bins
+
+## print-emulator / print-adapter / print-release-bin / print-target-dir: where cargo put
+##       (or puts) the debug lambda-emulator, the debug lambda-adapter, the static release
+##       adapter, and its target directory (CARGO_TARGET_DIR honoured); for scripts and READMEs
+print-emulator:
+	@echo "$(TARGET_DIR)/debug/lambda-emulator"
+print-adapter:
+	@echo "$(TARGET_DIR)/debug/lambda-adapter"
+print-release-bin:
+	@echo "$(RELEASE_BIN)"
+print-target-dir:
+	@echo "$(TARGET_DIR)"
 
 ## rie: AWS's Runtime Interface Emulator for the end-to-end tests, into .cache/rie
 rie:
@@ -45,15 +64,19 @@ test-packaging: release
 	ADAPTER=$(RELEASE_BIN) tests/auditable_binary.sh
 	tests/reproducible_build.sh
 
-## examples: every example app (Flask, FastAPI SSE, Express, nginx, SQS, stdlib) under the
-##       local emulator and under RIE, with its pinned packages installed from the registries
+## examples: every example app (Flask, FastAPI SSE, Express, nginx, SQS, stdlib, Next.js with
+##       streaming, Django, PHP, Java, Ruby) under the local emulator and under RIE, each with its
+##       pinned packages installed from the registries (npm, PyPI, Debian's packages when
+##       missing) and cached in .cache/; then `make demo` and an example again with
+##       CARGO_TARGET_DIR elsewhere. Prints the install and run time of each example.
 examples:
 	$(CARGO) build --release --features emulator
 	tests/examples.sh
+	tests/target_dir.sh
 
 ## demo: emulator + adapter + the Python example app, a few real requests, then stop
 demo: emulator
-	examples/python-stdlib/demo.sh
+	BIN="$(TARGET_DIR)/debug" examples/python-stdlib/demo.sh
 
 ## lint: formatting, clippy (warnings are errors) and the dependency policy (make deny)
 lint:
@@ -103,6 +126,11 @@ verify-layer:
 	  exit 1; \
 	fi
 
+## adapter-image: the adapter's container image, lambda-adapter:0.1.0 (examples/Dockerfile; needs
+##       a Docker engine); its build context is the static binary's directory
+adapter-image: release
+	docker build -f examples/Dockerfile -t lambda-adapter:0.1.0 "$(dir $(RELEASE_BIN))"
+
 ## bench: ours vs upstream LWA vs the app called directly, interleaved rounds (about a minute).
 ##       Upstream is built once from crates.io, as its releases are, into .cache/upstream.
 UPSTREAM_BIN := .cache/upstream/bin/lambda-adapter
@@ -123,7 +151,7 @@ bench-quick: release $(UPSTREAM_BIN)
 # .cache/cargo-fuzz when it is not on PATH. A crash leaves its input in
 # tests/fuzz/artifacts/TARGET/ and fails the target. The adapter has no unsafe code, so the
 # default is no sanitizer (5x the executions); FUZZ_SANITIZER=address checks its dependencies.
-FUZZ_TARGETS := event_bytes event_structured response_encoding parsers app_response brotli_round_trip
+FUZZ_TARGETS := event_bytes event_structured response_encoding parsers app_response
 FUZZ_SECONDS ?= 60
 FUZZ_SANITIZER ?= none
 FUZZ_PATH = PATH="$(CURDIR)/.cache/cargo-fuzz/bin:$$PATH"
@@ -156,7 +184,7 @@ SOAK_INVOCATIONS ?= 100000
 ## invocation, wrong answer, adapter exit or memory growth
 soak: release
 	$(CARGO) build --release --example soak
-	SOAK_INVOCATIONS=$(SOAK_INVOCATIONS) target/release/examples/soak $(RELEASE_BIN)
+	SOAK_INVOCATIONS=$(SOAK_INVOCATIONS) "$(TARGET_DIR)/release/examples/soak" $(RELEASE_BIN)
 
 ## soak-smoke: the soak with 5000 invocations per phase (CI)
 soak-smoke:

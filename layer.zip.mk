@@ -26,7 +26,11 @@
 #    (tests/reproducible_build.sh builds in two and compares).
 
 TARGET   ?= x86_64-unknown-linux-gnu
-ADAPTER  ?= target/$(TARGET)/release/lambda-adapter
+# Cargo's target directory (CARGO_TARGET_DIR honoured), asked once, only when ADAPTER is not given.
+TARGET_DIR = $(eval TARGET_DIR := $(or $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | \
+	$(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null),$(error cannot \
+	ask cargo where it builds: `$(CARGO) metadata --format-version 1 --no-deps` failed)))$(TARGET_DIR)
+ADAPTER  ?= $(TARGET_DIR)/$(TARGET)/release/lambda-adapter
 LAYER_ZIP ?= lambda-adapter-layer.zip
 SBOM     ?= $(patsubst %.zip,%,$(LAYER_ZIP)).cdx.json
 PYTHON   ?= python3
@@ -39,6 +43,9 @@ AUDITABLE_ROOT := $(abspath $(TOOLS))/cargo-auditable-$(CARGO_AUDITABLE_VERSION)
 CARGO_AUDITABLE := $(AUDITABLE_ROOT)/bin/cargo-auditable
 
 # Later remaps win, so CARGO_HOME is remapped correctly even when it lies inside the checkout.
+# The target directory needs none: no path under it reaches the binary (tests/reproducible_build.sh
+# builds once with CARGO_TARGET_DIR outside the checkout and looks), and leaving it out of
+# RUSTFLAGS keeps a build reached through another CARGO_TARGET_DIR path fresh (tests/target_dir.sh).
 CARGO_HOME_DIR := $(abspath $(or $(CARGO_HOME),$(HOME)/.cargo))
 RELEASE_RUSTFLAGS := -C target-feature=+crt-static \
 	--remap-path-prefix=$(CURDIR)=. --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo

@@ -18,7 +18,7 @@
 //! exited, and its memory stayed flat. Every loop is bounded in count and time.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -144,7 +144,15 @@ fn read_request(reader: &mut impl BufRead, skip_body: impl Fn(&str) -> bool) -> 
 
 /// What an invocation asks the app to do (its event's path), with how often (per 10 000).
 const KINDS: &[(&str, u64)] = &[
-    ("ok", 8_050),
+    ("ok", 7_520),
+    // The app connection's hostile cases (issue 11): bytes left behind, a second response,
+    // an early answer to an unread body, interim floods, a slow drip, a lowercase `head`.
+    ("extra", 100),
+    ("twice", 100),
+    ("early", 30),
+    ("interim", 100),
+    ("drip", 100),
+    ("head", 100),
     ("big", 300),
     ("slow", 50),
     ("chunked", 400),
@@ -186,8 +194,11 @@ fn serve_app_conn(conn: TcpStream) {
     let mut reader = BufReader::new(conn);
     // Bounded: at most 100 000 requests per connection.
     for _ in 0..100_000 {
-        // `reset` leaves the request body unread, so closing sends a TCP RST.
-        let Some(request) = read_request(&mut reader, |path| path.starts_with("/reset")) else {
+        // `reset` leaves the request body unread, so closing sends a TCP RST; `early` answers
+        // before reading it.
+        let Some(request) = read_request(&mut reader, |path| {
+            path.starts_with("/reset") || path.starts_with("/early")
+        }) else {
             return;
         };
         let (kind, id) = request
@@ -245,6 +256,50 @@ fn serve_app_conn(conn: TcpStream) {
             "error500" => {
                 text("500 Internal Server Error", &format!("error500 {id}"), "").into_bytes()
             }
+            "extra" => {
+                let mut out = text("200 OK", &format!("extra {id}"), "").into_bytes();
+                out.extend_from_slice(b"left behind");
+                out
+            }
+            "twice" => {
+                let mut out = text("200 OK", &format!("twice {id}"), "").into_bytes();
+                out.extend_from_slice(
+                    text("200 OK", &format!("second answer to {id}"), "").as_bytes(),
+                );
+                out
+            }
+            "early" => {
+                // As a careful server: answer, say it closes, drain the unread body, close.
+                let out = text("200 OK", &format!("early {id}"), "connection: close\r\n");
+                let _ = writer.write_all(out.as_bytes());
+                let unread: u64 = request
+                    .header("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let _ = std::io::copy(&mut (&mut reader).take(unread), &mut std::io::sink());
+                let _ = writer.shutdown(Shutdown::Both);
+                return;
+            }
+            "interim" => {
+                let mut out =
+                    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n"
+                        .repeat(20);
+                out.extend_from_slice(text("200 OK", &format!("interim {id}"), "").as_bytes());
+                out
+            }
+            "drip" => {
+                let out = text("200 OK", &format!("drip {id}"), "");
+                for (i, b) in out.bytes().enumerate() {
+                    if i % 16 == 0 {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    if writer.write_all(&[b]).is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
+            "head" => text("200 OK", &format!("head {id}"), "").into_bytes(),
             "garbage" => {
                 let _ = writer.write_all(b"\x00\x01GARBAGE GARBAGE\r\n\r\n");
                 let _ = writer.shutdown(Shutdown::Both);
@@ -629,6 +684,10 @@ fn event(kind: &'static str, id: u64) -> Invocation {
     let (method, body) = match kind {
         // A body the app leaves unread, so its close is a reset.
         "reset" => ("POST", "r".repeat(64 * 1024)),
+        // A body as large as Lambda takes, answered before it is read.
+        "early" => ("POST", "e".repeat(6 << 20)),
+        // An extension method to HTTP, whose response has a body (RFC 9110).
+        "head" => ("head", String::new()),
         _ => ("GET", String::new()),
     };
     let event = format!(
@@ -694,7 +753,8 @@ fn judge(verdict: &mut Verdict, id: u64, kind: &str, post: &Post) {
     );
     let expected_status = match kind {
         "error500" => Some(500),
-        "ok" | "big" | "slow" | "chunked" | "close-after" | "until-close" => Some(200),
+        "ok" | "big" | "slow" | "chunked" | "close-after" | "until-close" | "extra" | "twice"
+        | "early" | "interim" | "drip" | "head" => Some(200),
         _ => None,
     };
     let fine = match (kind, expected_status) {
@@ -744,9 +804,11 @@ fn judge_stream(verdict: &mut Verdict, id: u64, kind: &str, post: &Post) {
             status == 200 && rest.len() == BIG && rest.starts_with(format!("{want} ").as_bytes())
         }
         ("error500", None) => status == 500 && rest == want.as_bytes(),
-        ("ok" | "slow" | "chunked" | "close-after" | "until-close", None) => {
-            status == 200 && rest == want.as_bytes()
-        }
+        (
+            "ok" | "slow" | "chunked" | "close-after" | "until-close" | "extra" | "twice" | "early"
+            | "interim" | "drip" | "head",
+            None,
+        ) => status == 200 && rest == want.as_bytes(),
         // Cut off after the head: what arrived, then the error in the trailer.
         ("midbody", Some("App.ConnectionClosed")) => status == 200 && rest == b"only ten b",
         // The app killed mid-body: a prefix of the body, then the error.

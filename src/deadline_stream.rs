@@ -134,6 +134,18 @@ impl Write for DeadlineStream {
     }
 }
 
+/// A non-blocking peek finds neither data nor the end of the stream: the peer has not closed
+/// the connection and has sent nothing unasked since its last answer, so a kept connection can
+/// carry the next request.
+pub fn is_idle(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut probe = [0u8; 1];
+    let idle = matches!(stream.peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+    stream.set_nonblocking(false).is_ok() && idle
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

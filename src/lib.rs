@@ -4,30 +4,46 @@
 //! Lambda event into an HTTP request to the app on loopback and the app's response back into
 //! the Lambda response. It is synchronous: blocking threads, no async runtime.
 //!
-//! The data path, one module per step:
-//! [`config`] (environment, once) → [`lambda_api`] (`next`, over [`runtime_transport`]) →
-//! [`invocation`] (context) → [`event`] (event → [`app_client::AppRequest`]) →
-//! [`app_client`] / [`app_response`] (the app) → [`compression`] ([`brotli_encoder`]) /
-//! [`event`] (response JSON) or [`streaming`] → [`runtime_post`] (`response`/`error`).
-//! [`worker`] strings them together; [`readiness`] gates the start; [`deadline_stream`]
-//! bounds every socket wait by the invocation's deadline.
+//! # The map
+//!
+//! The modules are grouped by side; an arrow is "uses". Nothing points back up.
+//!
+//! ```text
+//!                      worker  (one invocation, top to bottom)
+//!        ┌───────────────┬──────┴───────┬───────────────┐
+//!        ▼               ▼              ▼               ▼
+//!     lambda/ ◄─────── event/ ──────► app/ ◄────────── reply/
+//!   Lambda's APIs    the conversion   the app      what goes back
+//!                                          (reply/ also uses event/ and lambda/)
+//!        └───────────────┴──────┬───────┴───────────────┘
+//!                               ▼
+//!             config, deadline_stream, json, logging   (leaves)
+//! ```
+//!
+//! - [`lambda`]: the Extensions API (registration), the Runtime API's `/next` and the
+//!   [`lambda::invocation`] context it hands out, and the posts that answer.
+//! - [`event`]: which source an event is, the [`app::AppRequest`] it becomes, and the response
+//!   JSON each source expects back.
+//! - [`app`]: the keep-alive connection to the app, the framing of its responses, readiness.
+//! - [`reply`]: the buffered response JSON (with [`reply::compression`]) or the streamed one.
+//! - [`worker`] strings them together: `next` → event → app → reply → post. `main.rs` starts
+//!   the workers once [`config`] is read and the app is ready.
+//! - [`deadline_stream`] bounds every socket wait by the invocation's deadline; [`json`] writes
+//!   the JSON of the hot path; [`logging`] is `AWS_LAMBDA_LOG_LEVEL` / `_FORMAT`.
+//! - [`emulator`] (feature `emulator`): a local Lambda for development and tests.
+//!
+//! `tests/layout.rs` keeps this shape: no two modules import each other, no file over 500
+//! lines outside its tests.
 #![forbid(unsafe_code)]
 
-pub mod app_client;
-pub mod app_response;
-pub mod brotli_encoder;
-pub mod compression;
+pub mod app;
 pub mod config;
 pub mod deadline_stream;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod event;
-pub mod invocation;
 pub mod json;
-pub mod lambda_api;
+pub mod lambda;
 pub mod logging;
-pub mod readiness;
-pub mod runtime_post;
-pub mod runtime_transport;
-pub mod streaming;
+pub mod reply;
 pub mod worker;

@@ -10,9 +10,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use lambda_adapter::app::readiness::Readiness;
 use lambda_adapter::config::{self, Config, ConfigError};
-use lambda_adapter::lambda_api::{self, ExtensionClient};
-use lambda_adapter::readiness::Readiness;
+use lambda_adapter::lambda::{self, ExtensionClient};
 use lambda_adapter::{logging, worker};
 
 /// How long async init waits for the app before taking invocations anyway (as upstream).
@@ -39,6 +39,7 @@ It is configured only through environment variables:
   AWS_LWA_AUTHORIZATION_SOURCE                 header to move to Authorization [none]
   AWS_LWA_ERROR_STATUS_CODES                   statuses reported as errors, e.g. 500-599 [none]
   AWS_LWA_LAMBDA_RUNTIME_API_PROXY             host:port to reach the Runtime API through [none]
+  AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS            idle app connection kept this long, 0 = never [4]
   AWS_LAMBDA_LOG_LEVEL / RUST_LOG              log level                       [INFO]
   AWS_LAMBDA_LOG_FORMAT                        Text or JSON                    [Text]
 
@@ -102,7 +103,7 @@ fn main() -> ExitCode {
     }
 
     // Opened now so the first /next need not wait for a connection once the app is ready.
-    let warm = lambda_api::connect_ahead(&config.runtime_api);
+    let warm = lambda::connect_ahead(&config.runtime_api);
     let budget = config.async_init.then_some(ASYNC_INIT_BUDGET);
     let ready = Readiness::new(&config).wait(budget);
     if !ready {

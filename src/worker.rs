@@ -9,49 +9,22 @@
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::app_client::{AppClient, AppError, AppExchange};
-use crate::app_response::ResponseHead;
-use crate::compression;
+use crate::app::readiness::Readiness;
+use crate::app::{AppClient, AppErrorKind};
 use crate::config::{Config, InvokeMode};
-use crate::event::{self, Rejected, Source, response::MAX_RESPONSE_BYTES};
-use crate::invocation::Invocation;
-use crate::lambda_api::{ApiError, Next, RuntimeClient};
+use crate::event::{self, Rejected};
+use crate::lambda::invocation::Invocation;
+use crate::lambda::post::Poster;
+use crate::lambda::{ApiError, Next, RuntimeClient};
 use crate::logging;
-use crate::readiness::Readiness;
-use crate::runtime_post::Poster;
-use crate::streaming;
+use crate::reply::buffered::{MAX_BUFFERED_BODY, encode_within_limit};
+use crate::reply::error_status::error_status_reply;
+use crate::reply::{Reply, compression, stream};
 
 /// Time kept back from the deadline to post the answer before Lambda stops the invocation.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
-/// Largest app body read in buffered mode; bigger can never fit Lambda's 6 MB, even compressed
-/// well, and reading it all would only waste memory.
-const MAX_BUFFERED_BODY: usize = 64 * 1024 * 1024;
 const BACKOFF_START: Duration = Duration::from_millis(10);
 const BACKOFF_CAP: Duration = Duration::from_millis(500);
-
-/// What goes back to the Runtime API for one invocation.
-pub enum Reply {
-    /// A buffered response document.
-    Response(Vec<u8>),
-    /// An invocation error (`errorType`, `errorMessage`).
-    Error { error_type: String, message: String },
-    /// Already posted by the streaming writer.
-    Streamed,
-}
-
-impl Reply {
-    fn error(error_type: &str, message: impl Into<String>) -> Reply {
-        Reply::Error {
-            error_type: error_type.to_string(),
-            message: message.into(),
-        }
-    }
-
-    fn app_failure(e: AppError) -> Reply {
-        log::error!("{e}");
-        Reply::error(e.error_type(), e.message)
-    }
-}
 
 /// Runs `config.max_concurrency` workers; never returns. The first worker's first `/next`
 /// goes out on `warm`, a Runtime API connection opened during start-up, if there is one.
@@ -107,7 +80,7 @@ impl<'a> Worker<'a> {
             app: AppClient::new(
                 config.app_addr,
                 config.connect_timeout(),
-                !config.snap_start,
+                config.pool_idle_timeout,
             ),
             readiness: Readiness::new(config),
             app_ready,
@@ -188,6 +161,14 @@ impl<'a> Worker<'a> {
         let error_status_codes = config.error_status_codes.as_deref();
         let mut exchange = match self.app.send(&request, deadline) {
             Ok(exchange) => exchange,
+            Err(e) if e.kind == AppErrorKind::InvalidRequest => {
+                log::warn!("malformed {source:?} event, answering 400: {}", e.message);
+                return Reply::Response(event::adapter_response(
+                    source,
+                    400,
+                    &format!("Bad Request: {}", e.message),
+                ));
+            }
             Err(e) => return Reply::app_failure(e),
         };
         if error_status_codes.is_some_and(|codes| codes.contains(&exchange.head.status)) {
@@ -197,7 +178,7 @@ impl<'a> Worker<'a> {
 
         // App response → Lambda.
         if config.invoke_mode == InvokeMode::ResponseStream {
-            return streaming::stream_with(&mut self.poster, invocation, &mut exchange, deadline);
+            return stream::stream_with(&mut self.poster, invocation, &mut exchange, deadline);
         }
         let mut body = Vec::new();
         if let Err(e) = exchange.read_body(&mut body, MAX_BUFFERED_BODY) {
@@ -248,41 +229,4 @@ impl<'a> Worker<'a> {
 fn pause(backoff: Duration) -> Duration {
     std::thread::sleep(backoff);
     (backoff * 2).min(BACKOFF_CAP)
-}
-
-/// `AWS_LWA_ERROR_STATUS_CODES` matched: an `App.ErrorStatus` error that keeps the app's
-/// status and body (DECISIONS 13).
-fn error_status_reply(exchange: &mut AppExchange<'_>) -> Reply {
-    let status = exchange.head.status;
-    let mut body = Vec::new();
-    // A failure reading the body still reports the status, with what was read.
-    let _ = exchange.read_body(&mut body, MAX_RESPONSE_BYTES);
-    let message = match std::str::from_utf8(&body) {
-        Ok(text) => serde_json::json!({ "statusCode": status, "body": text }),
-        Err(_) => {
-            let mut encoded = Vec::new();
-            crate::json::push_base64(&mut encoded, &body);
-            let encoded = String::from_utf8_lossy(&encoded)
-                .trim_matches('"')
-                .to_string();
-            serde_json::json!({ "statusCode": status, "body": encoded, "isBase64Encoded": true })
-        }
-    };
-    log::error!("the app answered status {status}, listed in AWS_LWA_ERROR_STATUS_CODES");
-    Reply::error("App.ErrorStatus", message.to_string())
-}
-
-/// Encodes the response, or a 502 naming the limit when it would exceed Lambda's payload
-/// limit (DECISIONS 15).
-fn encode_within_limit(source: Source, head: &ResponseHead, body: &[u8]) -> Reply {
-    let json = event::encode_response(source, head, body);
-    if json.len() <= MAX_RESPONSE_BYTES {
-        return Reply::Response(json);
-    }
-    let message = format!(
-        "The response is {} bytes as Lambda response JSON, over Lambda's limit of {MAX_RESPONSE_BYTES} bytes.",
-        json.len()
-    );
-    log::error!("{message}");
-    Reply::Response(event::adapter_response(source, 502, &message))
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use lambda_adapter::config::Config;
-use lambda_adapter::invocation::{Invocation, now_ms};
-use lambda_adapter::worker::{Reply, Worker};
+use lambda_adapter::lambda::invocation::{Invocation, now_ms};
+use lambda_adapter::reply::Reply;
+use lambda_adapter::worker::Worker;
 
 /// An app that answers one request with `response` and hands back the request head it got.
 fn app_server(response: Vec<u8>) -> (SocketAddr, JoinHandle<String>) {

@@ -12,6 +12,13 @@ STARTED_PIDS=()
 ISOLATE=(unshare --pid --fork --kill-child)
 [ "$(id -u)" = 0 ] || ISOLATE=(unshare --map-root-user --pid --fork --kill-child)
 
+# Prints cargo's target directory for this repository: target/ unless CARGO_TARGET_DIR (or a
+# cargo config's build.target-dir) says otherwise.
+cargo_target_dir() {
+    cargo metadata --format-version 1 --no-deps --manifest-path "$REPO/Cargo.toml" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
 # Prints a free loopback TCP port.
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
@@ -61,10 +68,6 @@ stop_all() {
         wait "$pid" 2>/dev/null || true
     done
     STARTED_PIDS=()
-# A command prefix that runs its command in a new PID namespace, killed with everything in it
-# when the prefix's process dies (as non-root, inside a user namespace where we are "root").
-ISOLATE=(unshare --pid --fork --kill-child)
-[ "$(id -u)" = 0 ] || ISOLATE=(unshare --map-root-user --pid --fork --kill-child)
 }
 
 # wait_port PORT SECONDS: waits until something accepts connections on 127.0.0.1:PORT.

@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use lambda_adapter::app_client::AppRequest;
-use lambda_adapter::app_response::ResponseHead;
+use lambda_adapter::app::AppRequest;
+use lambda_adapter::app::response::ResponseHead;
 use lambda_adapter::config::Config;
 use lambda_adapter::event::{self, Rejected, Source};
-use lambda_adapter::invocation::Invocation;
+use lambda_adapter::lambda::invocation::Invocation;
 
 const DEADLINE: &str = "4102444800000";
 const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:fn";

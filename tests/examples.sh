@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Runs each example in examples/ for real: installs its pinned dependencies, then serves events
-# to it through lambda-adapter under
-#   - the local emulator:  lambda-emulator --invoke EVENT -- ./run.sh   (when it is built), and
+# Runs each example in examples/ for real: installs its pinned dependencies (package managers'
+# caches in .cache/), then serves events to it through lambda-adapter under
+#   - the local emulator:  lambda-emulator --invoke EVENT -- ./run.sh   (when it is built); a
+#     streamed response goes through the emulator's front door instead, which relays it piece
+#     by piece, so the check sees when each piece arrived, and
 #   - AWS's Runtime Interface Emulator, deployed as a zip function would be: the layer zip
 #     unpacked as /opt, AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap, handler run.sh,
-# and checks each response (status and body; SSE events; SQS batchItemFailures).
+# and checks each response (status and body; streamed parts and that they were streamed; SQS
+# batchItemFailures).
 #
 #   tests/examples.sh [NAME...]          # default: every example this script knows
-# Environment: ADAPTER=path (default: the static build, rebuilt if stale), EMULATOR=path
-# (default: target/release/lambda-emulator), SKIP_EMULATOR=1, SKIP_RIE=1.
+# Environment: ADAPTER=path (default: the static build in cargo's target directory, rebuilt if
+# stale), EMULATOR=path (default: the release lambda-emulator there), SKIP_EMULATOR=1, SKIP_RIE=1.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
@@ -16,12 +19,12 @@ source tests/e2e_lib.sh
 WORK=$(mktemp -d)
 trap 'stop_all; rm -rf "$WORK"' EXIT
 
-ALL=(flask fastapi-sse express nginx sqs-consumer)
+ALL=(flask fastapi-sse express nginx sqs-consumer nextjs django php java sinatra)
 [ -x examples/python-stdlib/run.sh ] && ALL+=(python-stdlib)
 NAMES=("$@")
 [ ${#NAMES[@]} -gt 0 ] || NAMES=("${ALL[@]}")
 
-# The requests each example is checked with: EVENT KIND EXPECTED (see check_response).
+# The requests each example is checked with: EVENT KIND STATUS EXPECTED (see check_response).
 cases_of() {
     case $1 in
     flask)
@@ -29,6 +32,27 @@ cases_of() {
         echo 'events/image.json png 200 -' ;;
     fastapi-sse)
         echo 'events/stream.json sse 200 event: tick|data: {"n": 1, "of": 3}|data: {"n": 3, "of": 3}|event: done' ;;
+    nextjs) # the streamed page: the shell with its fallback first, the forecast when rendered
+        echo 'events/stream.json html 200 id="fallback"|id="forecast"|Sunny, 21 °C'
+        echo 'events/greet.json streamed 200 "greeting":"Hello, Lambda!"'
+        echo 'events/post.json streamed 201 "received":{"hello":"from an event"}'
+        echo 'events/home.json streamed 200 <title>Next.js on AWS Lambda</title>' ;;
+    django)
+        echo 'events/home.json http 200 <title>Django on AWS Lambda</title>|/products/2'
+        echo 'events/product.json http 200 "name": "Teapot"|"currency": "USD"|"secure": true'
+        echo 'events/order.json http 201 "total_cents": 9300' ;;
+    php)
+        echo 'events/home.json http 200 <title>PHP on AWS Lambda</title>'
+        echo 'events/time.json http 200 "tz":"Europe/Paris"|"apiRequestId":"example-request-1"|"lambdaRequestId":"'
+        echo 'events/note.json http 201 "stored":"buy milk"' ;;
+    java)
+        echo 'events/root.json http 200 Hello from Java on AWS Lambda!'
+        echo 'events/hello.json http 200 "greeting":"Hello, Lambda user!"'
+        echo 'events/note.json http 201 "stored":"{\"text\":\"buy milk\"}"|"contentType":"application/json"' ;;
+    sinatra)
+        echo 'events/root.json http 200 Hello from Sinatra on AWS Lambda!'
+        echo 'events/book.json http 200 "title":"Working Effectively with Legacy Code"|"format":"ebook"'
+        echo 'events/create.json http 201 "title":"Crafting Interpreters"' ;;
     express)
         echo 'events/greet.json http 200 "greeting":"Hello, Lambda!"'
         echo 'events/echo.json http 201 "received":{"hello":"from an event"}' ;;
@@ -43,71 +67,19 @@ cases_of() {
     esac
 }
 
-# check_response FILE KIND STATUS EXPECTED: the function's result as Lambda would return it.
-#   http:  buffered response JSON; statusCode == STATUS; body contains each '|'-separated part
-#   png:   buffered, base64-encoded body that is a PNG image
-#   sse:   streamed (prelude, 8 NUL bytes, body; or the body alone); every part arrives, in order
-#   batch: the app's pass-through JSON; batchItemFailures are exactly the given message ids
-check_response() {
-    python3 - "$@" <<'PY'
-import base64, json, sys
-path, kind, status, expected = sys.argv[1:5]
-raw = open(path, "rb").read()
-parts = expected.split("|")
-def fail(why):
-    print(f"     {why}; got: {raw[:400]!r}")
-    sys.exit(1)
-if kind in ("http", "png"):
-    try:
-        r = json.loads(raw)
-        body = r.get("body") or ""
-        body = base64.b64decode(body) if r.get("isBase64Encoded") else body.encode()
-    except (ValueError, AttributeError) as e:
-        fail(f"not a Lambda HTTP response ({e})")
-    if r.get("statusCode") != int(status):
-        fail(f"statusCode {r.get('statusCode')}, want {status}")
-    if kind == "png":
-        if not r.get("isBase64Encoded") or not body.startswith(b"\x89PNG\r\n\x1a\n"):
-            fail("not a base64-encoded PNG")
-    for p in parts if kind == "http" and parts != ["-"] else []:
-        if p.encode() not in body:
-            fail(f"body lacks {p!r}")
-elif kind == "sse":
-    prelude, sep, body = raw.partition(b"\0" * 8)
-    if sep:
-        head = json.loads(prelude)
-        if head.get("statusCode") != int(status):
-            fail(f"prelude statusCode {head.get('statusCode')}, want {status}")
-        ctype = {k.lower(): v for k, v in head.get("headers", {}).items()}.get("content-type", "")
-        if not ctype.startswith("text/event-stream"):
-            fail(f"content-type {ctype!r}")
-    else:
-        body = raw
-    at = 0
-    for p in parts:
-        found = body.find(p.encode(), at)
-        if found < 0:
-            fail(f"stream lacks {p!r} (in order)")
-        at = found + len(p)
-elif kind == "batch":
-    try:
-        ids = [f["itemIdentifier"] for f in json.loads(raw)["batchItemFailures"]]
-    except (ValueError, KeyError, TypeError) as e:
-        fail(f"no batchItemFailures ({e})")
-    if ids != parts:
-        fail(f"batchItemFailures {ids}, want {parts}")
-else:
-    fail(f"unknown kind {kind}")
-PY
-}
+# check_response FILE KIND STATUS EXPECTED: see tests/example_checks.py (http, png, sse, html,
+# streamed, batch).
+check_response() { python3 "$REPO/tests/example_checks.py" check "$@"; }
+is_stream() { [ "$1" = sse ] || [ "$1" = html ] || [ "$1" = streamed ]; }
 
-# The adapter under test, and the layer built from it.
+# The adapter under test, and the layer built from it; cargo says where it builds.
+TARGET_DIR=$(cargo_target_dir)
 if [ -z "${ADAPTER:-}" ]; then
-    ADAPTER=target/x86_64-unknown-linux-gnu/release/lambda-adapter
+    ADAPTER=$TARGET_DIR/x86_64-unknown-linux-gnu/release/lambda-adapter
     make -s -f layer.zip.mk static-binary # cargo rebuilds only what changed
 fi
 ADAPTER=$(cd "$(dirname "$ADAPTER")" && pwd)/$(basename "$ADAPTER")
-EMULATOR=${EMULATOR:-$REPO/target/release/lambda-emulator}
+EMULATOR=${EMULATOR:-$TARGET_DIR/release/lambda-emulator}
 if [ "${SKIP_EMULATOR:-}" != 1 ] && [ ! -x "$EMULATOR" ]; then
     echo "note: $EMULATOR not built (cargo build --release --features emulator): emulator runs skipped"
     SKIP_EMULATOR=1
@@ -125,6 +97,8 @@ PY
 fi
 mkdir -p "$WORK/tmp"
 export TMPDIR=$WORK/tmp
+# Package managers keep their downloads in .cache/ (git-ignored), so a second run is quicker.
+export npm_config_cache=$REPO/.cache/npm PIP_CACHE_DIR=$REPO/.cache/pip
 
 passed=0
 failed=0
@@ -143,23 +117,46 @@ function_env() {
     done <"$file"
 }
 
-# NAME: every case through lambda-emulator --invoke (one cold start each). In that mode the
-# emulator sends the app's and the adapter's stdout to stderr: its stdout is the result alone.
+# NAME: every case through the local emulator, one cold start each. Buffered cases use
+# `lambda-emulator --invoke EVENT -- ./run.sh` (its stdout is the result alone: the app's and the
+# adapter's output goes to stderr); streamed ones go through its front door, which relays each
+# piece as the adapter streams it.
 run_emulator() {
     local name=$1 event kind status expected rc setting
     while IFS= read -r setting; do local -x "$setting"; done < <(function_env "$name")
     while IFS=' ' read -r event kind status expected; do
         rc=0
-        (
-            cd "examples/$name"
-            PORT=$(free_port) timeout -s KILL 120 "${ISOLATE[@]}" \
-                "$EMULATOR" --runtime-api "127.0.0.1:$(free_port)" --adapter "$ADAPTER" --timeout 30 \
-                --invoke "$event" -- ./run.sh </dev/null >"$WORK/out" 2>"$WORK/emulator.log"
-        ) || rc=$?
+        if is_stream "$kind"; then
+            through_front_door "$name" "$event" || rc=$?
+        else
+            (
+                cd "examples/$name"
+                PORT=$(free_port) timeout -s KILL 120 "${ISOLATE[@]}" \
+                    "$EMULATOR" --runtime-api "127.0.0.1:$(free_port)" --adapter "$ADAPTER" --timeout 30 \
+                    --invoke "$event" -- ./run.sh </dev/null >"$WORK/out" 2>"$WORK/emulator.log"
+            ) || rc=$?
+        fi
         [ $rc = 0 ] && { check_response "$WORK/out" "$kind" "$status" "$expected" || rc=$?; }
         [ $rc = 0 ] || tail -15 "$WORK/emulator.log" | sed 's/^/     emulator: /'
         record "$name: emulator: $event" $rc
     done < <(cases_of "$name")
+}
+
+# NAME EVENT: the emulator with a front door on a free port; the event's request sent to it,
+# the response captured piece by piece with arrival times into $WORK/out.
+through_front_door() {
+    local name=$1 event=$2 door rc=0
+    door=$(free_port)
+    PORT=$(free_port) start_isolated "$WORK/emulator.log" "$EMULATOR" --runtime-api "127.0.0.1:$(free_port)" \
+        --listen "127.0.0.1:$door" --adapter "$ADAPTER" --timeout 30 -- "$REPO/examples/$name/run.sh"
+    if wait_port "$door" 30; then
+        timeout -s KILL 100 python3 "$REPO/tests/example_checks.py" fetch "examples/$name/$event" \
+            "127.0.0.1:$door" "$WORK/out" 90 || rc=$?
+    else
+        rc=1
+    fi
+    stop_all
+    return $rc
 }
 
 run_rie() { # NAME: the example as a zip function with the layer; one init, then every case

@@ -2,7 +2,7 @@
 
 use lambda_adapter::config::Config;
 use lambda_adapter::event::{self, Source};
-use lambda_adapter::invocation::Invocation;
+use lambda_adapter::lambda::invocation::Invocation;
 
 fn config(extra: &[(&str, &str)]) -> Config {
     let mut env = vec![("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];

@@ -20,7 +20,7 @@ check() { # NAME COMMAND...: runs the command, counts the outcome
 }
 
 MAKE_ARGS=(-s -f layer.zip.mk)
-if [ -n "${ADAPTER:-}" ]; then MAKE_ARGS+=("ADAPTER=$ADAPTER"); else ADAPTER=target/x86_64-unknown-linux-gnu/release/lambda-adapter; fi
+if [ -n "${ADAPTER:-}" ]; then MAKE_ARGS+=("ADAPTER=$ADAPTER"); else ADAPTER=$(cargo_target_dir)/x86_64-unknown-linux-gnu/release/lambda-adapter; fi
 
 make "${MAKE_ARGS[@]}" LAYER_ZIP="$WORK/first.zip" >/dev/null
 sleep 1.1 # a build that leaked the clock into the zip would now differ

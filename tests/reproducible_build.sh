@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds that reproduce anywhere: this work tree is copied into two temporary directories of
 # different depth, each gets a CARGO_HOME of its own (so every crate is unpacked and compiled
-# from a different path), and each runs `make -f layer.zip.mk`: the release binary, the layer
-# zip and the SBOM. Both, and the release binary of this checkout (`make release`, the one that ships),
+# from a different path), the second also a CARGO_TARGET_DIR outside its checkout, and each
+# runs `make -f layer.zip.mk`: the release binary, the layer zip and the SBOM. Both, and the release binary of this checkout (`make release`, the one that ships),
 # must be the same byte for byte; no binary may contain its build directory, its CARGO_HOME or
 # $HOME; and a clean build compiles exactly the crates of `cargo tree -e normal`.
 #
@@ -18,7 +18,6 @@ cd "$REPO"
 
 TARGET=${TARGET:-x86_64-unknown-linux-gnu}
 TOOLS=$REPO/.cache/tools
-BIN=target/$TARGET/release/lambda-adapter
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 passed=0
@@ -32,6 +31,8 @@ check() { # NAME COMMAND...: runs the command, counts the outcome
 # It also installs cargo-auditable into $TOOLS once, before the two builds share it.
 make -s -f layer.zip.mk release-binary TARGET="$TARGET" TOOLS="$TOOLS" >"$WORK/release.log" 2>&1 ||
     { cat "$WORK/release.log"; exit 1; }
+HERE_BIN=$(make -s print-release-bin RELEASE_TARGET="$TARGET")
+HERE_TARGET_DIR=$(make -s print-target-dir)
 
 # The work tree as it is (tracked and new files, uncommitted edits included; not target/ or
 # .cache/), so the test checks the code under test rather than the last commit.
@@ -54,18 +55,21 @@ seed_cargo_home() { # DEST
 }
 ONE=$WORK/one/lambda-adapter
 TWO=$WORK/second-build/in/a/deeper/directory/lambda-adapter
-build_in() { # DIR: binary, zip and SBOM, with a CARGO_HOME of its own beside DIR
+in_build() { # DIR TARGET_DIR COMMAND...: runs the command in DIR with that build's environment
+    local dir=$1 target_dir=$2; shift 2
+    (cd "$dir" && env -u CARGO_BUILD_TARGET_DIR -u RUSTFLAGS CARGO_TARGET_DIR="$target_dir" \
+        CARGO_HOME="$dir.cargo-home" CARGO_NET_OFFLINE=true "$@")
+}
+build_in() { # DIR TARGET_DIR: binary, zip and SBOM, with a CARGO_HOME of its own beside DIR
     copy_tree "$1"
     seed_cargo_home "$1.cargo-home"
-    (cd "$1" && env -u CARGO_TARGET_DIR -u CARGO_BUILD_TARGET_DIR -u RUSTFLAGS \
-        CARGO_HOME="$1.cargo-home" CARGO_NET_OFFLINE=true \
-        make -s -f layer.zip.mk TARGET="$TARGET" TOOLS="$TOOLS" LAYER_ZIP=layer.zip) >"$1.log" 2>&1 ||
-        { tail -20 "$1.log" | sed 's/^/     build: /'; return 1; }
+    in_build "$1" "$2" make -s -f layer.zip.mk TARGET="$TARGET" TOOLS="$TOOLS" LAYER_ZIP=layer.zip \
+        >"$1.log" 2>&1 || { tail -20 "$1.log" | sed 's/^/     build: /'; return 1; }
 }
 # Side by side: each build spends its last stretch in single-threaded LTO.
 start=$(date +%s)
-build_in "$ONE" & one=$!
-build_in "$TWO" & two=$!
+build_in "$ONE" "$ONE/target" & one=$!
+build_in "$TWO" "$WORK/target-elsewhere" & two=$!
 built=1
 wait "$one" || built=0
 wait "$two" || built=0
@@ -82,30 +86,33 @@ same_file() { # NAME FILE...: the same sha256 for every file
     done
 }
 if [ "$built" = 1 ]; then
+    ONE_BIN=$ONE/target/$TARGET/release/lambda-adapter
+    TWO_BIN=$WORK/target-elsewhere/$TARGET/release/lambda-adapter
     check "the same binary, byte for byte (and the one make release built here)" \
-        same_file binary "$ONE/$BIN" "$TWO/$BIN" "$BIN"
+        same_file binary "$ONE_BIN" "$TWO_BIN" "$HERE_BIN"
     check "the same layer zip, byte for byte" same_file zip "$ONE/layer.zip" "$TWO/layer.zip"
     check "the same SBOM, byte for byte" same_file sbom "$ONE/layer.cdx.json" "$TWO/layer.cdx.json"
 
-    no_build_paths() { # the paths that differ between the builds, or that name the machine
+    no_build_paths() { # the paths that differ between the builds (checkouts, target directories,
+        # CARGO_HOMEs: all under $WORK), or that name this machine
         local leaks=0 bin path
-        for bin in "$ONE/$BIN" "$TWO/$BIN" "$BIN"; do
-            for path in "$ONE" "$TWO" "$WORK" "$REPO" "${CARGO_HOME:-$HOME/.cargo}" "$HOME/"; do
+        for bin in "$ONE_BIN" "$TWO_BIN" "$HERE_BIN"; do
+            for path in "$ONE" "$TWO" "$WORK" "$REPO" "$HERE_TARGET_DIR" "${CARGO_HOME:-$HOME/.cargo}" "$HOME/"; do
                 if grep -a -q -F -- "$path" "$bin"; then
                     echo "     ${bin#"$WORK"/} contains $path"
                     leaks=1
                 fi
             done
         done
-        echo "     source paths it carries: $(strings -n 8 "$ONE/$BIN" | grep -Ec '^/cargo/registry/') under /cargo/registry, $(strings -n 8 "$ONE/$BIN" | grep -Ec '^src/') under src/"
+        echo "     source paths it carries: $(strings -n 8 "$ONE_BIN" | grep -Ec '^/cargo/registry/') under /cargo/registry, $(strings -n 8 "$ONE_BIN" | grep -Ec '^src/') under src/"
         [ "$leaks" = 0 ]
     }
     check "no build directory, CARGO_HOME or \$HOME in any of the binaries" no_build_paths
 
     # What a clean build compiled: the rlibs of the target, the proc-macros of the host.
     compiled_is_tree() {
-        (cd "$ONE" && CARGO_HOME="$ONE.cargo-home" cargo tree --locked --offline -e normal --target "$TARGET" \
-            --prefix none -f '{lib}' | sed 's/ .*//' | grep -v '^lambda_adapter$' | sort -u) >"$WORK/tree-libs.txt"
+        in_build "$ONE" "$ONE/target" cargo tree --locked -e normal --target "$TARGET" --prefix none -f '{lib}' |
+            sed 's/ .*//' | grep -v '^lambda_adapter$' | sort -u >"$WORK/tree-libs.txt"
         find "$ONE/target/$TARGET/release/deps" "$ONE/target/release/deps" -maxdepth 1 \
             \( -name 'lib*.rlib' -o -name 'lib*.so' \) 2>/dev/null |
             sed -E 's#.*/lib(.*)-[0-9a-f]+\.(rlib|so)$#\1#' | grep -v '^lambda_adapter$' | sort -u >"$WORK/compiled.txt"
@@ -117,8 +124,8 @@ if [ "$built" = 1 ]; then
 
     # What the README tells an auditor to run, against the hash of the other build.
     verify_layer() { # SHA256 -> exit status of make verify-layer in the second directory
-        (cd "$TWO" && CARGO_HOME="$TWO.cargo-home" CARGO_NET_OFFLINE=true make -s verify-layer SHA256="$1" TOOLS="$TOOLS" \
-            LAYER_ZIP=layer.zip TARGET="$TARGET") >"$WORK/verify.log" 2>&1
+        in_build "$TWO" "$WORK/target-elsewhere" make -s verify-layer SHA256="$1" TOOLS="$TOOLS" \
+            LAYER_ZIP=layer.zip RELEASE_TARGET="$TARGET" TARGET="$TARGET" >"$WORK/verify.log" 2>&1
     }
     verify_accepts_and_refuses() {
         local published wrong

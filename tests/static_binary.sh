@@ -15,7 +15,7 @@ source tests/e2e_lib.sh
 TARGET=${TARGET:-x86_64-unknown-linux-gnu}
 if [ -z "${ADAPTER:-}" ]; then
     make -s -f layer.zip.mk release-binary TARGET="$TARGET"
-    ADAPTER=target/$TARGET/release/lambda-adapter
+    ADAPTER=$(cargo_target_dir)/$TARGET/release/lambda-adapter
 fi
 passed=0
 failed=0

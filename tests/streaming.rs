@@ -8,12 +8,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use lambda_adapter::app_client::{AppClient, AppRequest};
+use lambda_adapter::app::{AppClient, AppRequest};
 use lambda_adapter::config::{ApiEndpoint, Config};
-use lambda_adapter::invocation::{Invocation, now_ms};
-use lambda_adapter::lambda_api::{RuntimeClient, USER_AGENT};
-use lambda_adapter::streaming::{self, Ending, Piece};
-use lambda_adapter::worker::{Reply, Worker};
+use lambda_adapter::lambda::invocation::{Invocation, now_ms};
+use lambda_adapter::lambda::{RuntimeClient, USER_AGENT};
+use lambda_adapter::reply::Reply;
+use lambda_adapter::reply::chunked::Ending;
+use lambda_adapter::reply::stream::{self, Piece};
+use lambda_adapter::worker::Worker;
 
 const WAIT: Duration = Duration::from_secs(10);
 const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
@@ -239,10 +241,10 @@ fn stream_once(
     app_deadline: Instant,
 ) -> (Reply, Instant) {
     let runtime = RuntimeClient::new(ApiEndpoint::parse(&runtime.to_string()).unwrap());
-    let mut client = AppClient::new(app, Duration::from_secs(2), true);
+    let mut client = AppClient::new(app, Duration::from_secs(2), Some(Duration::from_secs(4)));
     let mut exchange = client.send(&get(), app_deadline).unwrap();
     exchange.head.remove_header_swapping("transfer-encoding");
-    let reply = streaming::stream(&runtime, inv, &mut exchange, app_deadline);
+    let reply = stream::stream(&runtime, inv, &mut exchange, app_deadline);
     (reply, Instant::now())
 }
 
@@ -556,7 +558,7 @@ fn writer_framing_is_exact() {
     // The first write: request head, prelude, NULs and the first bytes in one chunk. Then
     // the relay, fed a channel that already holds the rest: waiting pieces merged.
     let mut out = Vec::new();
-    let ending = streaming::write_first(
+    let ending = stream::write_first(
         &mut out,
         b"HEAD\r\n\r\n".to_vec(),
         b"{}\0\0\0\0\0\0\0\0".to_vec(),
@@ -568,7 +570,7 @@ fn writer_framing_is_exact() {
     tx.send(Piece::Data(b"def".to_vec())).unwrap();
     tx.send(Piece::Data(b"gh".to_vec())).unwrap();
     tx.send(Piece::End).unwrap();
-    let ending = streaming::relay(&mut out, &rx, far()).unwrap();
+    let ending = stream::relay(&mut out, &rx, far()).unwrap();
     assert_eq!(ending, Ending::Complete);
     assert_eq!(
         out,
@@ -578,25 +580,25 @@ fn writer_framing_is_exact() {
     // A body that is complete at the first write ends in that same write.
     let mut out = Vec::new();
     let ending =
-        streaming::write_first(&mut out, Vec::new(), b"P".to_vec(), Some(Piece::End)).unwrap();
+        stream::write_first(&mut out, Vec::new(), b"P".to_vec(), Some(Piece::End)).unwrap();
     assert_eq!(ending, Some(Ending::Complete));
     assert_eq!(out, b"1\r\nP\r\n0\r\n\r\n");
 
     // No body yet: the prelude goes out alone.
     let mut out = Vec::new();
-    let ending = streaming::write_first(&mut out, Vec::new(), b"P".to_vec(), None).unwrap();
+    let ending = stream::write_first(&mut out, Vec::new(), b"P".to_vec(), None).unwrap();
     assert_eq!(ending, None);
     assert_eq!(out, b"1\r\nP\r\n");
 
     let (tx, rx) = crossbeam_channel::bounded(8);
     tx.send(Piece::Data(b"abc".to_vec())).unwrap();
-    tx.send(Piece::Failed(lambda_adapter::app_client::AppError::new(
-        lambda_adapter::app_client::AppErrorKind::ConnectionClosed,
+    tx.send(Piece::Failed(lambda_adapter::app::AppError::new(
+        lambda_adapter::app::AppErrorKind::ConnectionClosed,
         "gone",
     )))
     .unwrap();
     let mut out = Vec::new();
-    let ending = streaming::relay(&mut out, &rx, far()).unwrap();
+    let ending = stream::relay(&mut out, &rx, far()).unwrap();
     assert_eq!(
         ending,
         Ending::Failed {
@@ -768,7 +770,7 @@ fn ttfb() {
 
     // Through the adapter: request sent to the app -> first body byte at the Runtime API.
     let mut streamed = Vec::new();
-    let mut client = AppClient::new(app, Duration::from_secs(2), true);
+    let mut client = AppClient::new(app, Duration::from_secs(2), Some(Duration::from_secs(4)));
     for _ in 0..ROUNDS {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let runtime = RuntimeClient::new(
@@ -800,7 +802,7 @@ fn ttfb() {
         let start = Instant::now();
         let mut exchange = client.send(&get(), deadline).unwrap();
         exchange.head.remove_header_swapping("transfer-encoding");
-        let reply = streaming::stream(&runtime, &inv, &mut exchange, deadline);
+        let reply = stream::stream(&runtime, &inv, &mut exchange, deadline);
         drop(exchange);
         assert!(is_streamed(&reply));
         streamed.push(first_rx.recv().unwrap() - start);

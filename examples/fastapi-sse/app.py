@@ -4,6 +4,7 @@
 import asyncio
 import json
 import os
+import time
 
 from fastapi import FastAPI, Query
 from fastapi.responses import StreamingResponse
@@ -22,7 +23,9 @@ async def stream(count: int = Query(5, ge=1, le=100), interval_ms: int = Query(2
         for n in range(1, count + 1):
             yield f"id: {n}\nevent: tick\ndata: {json.dumps({'n': n, 'of': count})}\n\n"
             await asyncio.sleep(interval_ms / 1000)
-        yield "event: done\ndata: {}\n\n"
+        # When the last event was made (ms since the epoch): lets a test prove the first event
+        # reached the client before this one existed, i.e. the response really streamed.
+        yield f"event: done\ndata: {json.dumps({'rendered_at': int(time.time() * 1000)})}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"cache-control": "no-cache"})
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # `make demo`: the local emulator, the adapter and this example app, with real HTTP requests
 # through the emulator's front door (plain HTTP -> API Gateway v2 event -> adapter -> app and
-# back). Needs only the binaries built by `make demo` (target/debug) and python3; uses curl
-# when it is installed, python3 otherwise.
+# back). Needs only the binaries built by `make demo` (the debug build, in cargo's target
+# directory: BIN=dir overrides) and python3; uses curl when it is installed, python3 otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BIN=${BIN:-target/debug}
+if [ -z "${BIN:-}" ]; then # where cargo builds: target/ unless CARGO_TARGET_DIR says otherwise
+    BIN=$(cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 FRONT=127.0.0.1:$(free_port)

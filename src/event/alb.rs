@@ -10,13 +10,16 @@
 
 use serde::Deserialize;
 
-use super::request::{self, EventMap, Headers, StrayPercent, Text};
+use super::headers::Headers;
+use super::maps::{self, EventMap, Text};
+use super::request;
 use super::response;
-use crate::app_client::AppRequest;
-use crate::app_response::ResponseHead;
+use super::target::{self, StrayPercent};
+use crate::app::AppRequest;
+use crate::app::response::ResponseHead;
 use crate::config::Config;
-use crate::invocation::Invocation;
 use crate::json;
+use crate::lambda::invocation::Invocation;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -34,7 +37,7 @@ struct Event<'a> {
     #[serde(default)]
     multi_value_headers: EventMap,
     request_context: Context,
-    #[serde(default, deserialize_with = "request::null_as_false")]
+    #[serde(default, deserialize_with = "maps::null_as_false")]
     is_base64_encoded: bool,
     #[serde(default, borrow)]
     body: Option<Text<'a>>,
@@ -60,9 +63,9 @@ pub fn to_request(
 ) -> Result<AppRequest, String> {
     let event: Event =
         serde_json::from_str(raw).map_err(|e| format!("malformed ALB event: {e}"))?;
-    let method = request::method(Some(&event.http_method))?;
+    let method = target::method(Some(&event.http_method))?;
     // ALB passes the path as the client sent it, so `%` must start an escape (DECISIONS 2).
-    let path = request::path(event.path.as_deref(), config, StrayPercent::Reject)?;
+    let path = target::path(event.path.as_deref(), config, StrayPercent::Reject)?;
     let query = query(
         &event.multi_value_query_string_parameters,
         &event.query_string_parameters,
@@ -88,19 +91,19 @@ pub fn to_request(
 /// `my+key`. Pairs keep the event's order (DECISIONS 7).
 fn query(multi: &EventMap, single: &EventMap) -> Option<String> {
     let mut out = String::new();
-    for (name, values) in request::merge_multi(multi, single, false) {
+    for (name, values) in maps::merge_multi(multi, single, false) {
         for value in values {
             let mut sent = String::with_capacity(name.len() + value.len() + 1);
             sent.push_str(name);
             sent.push('=');
             sent.push_str(value);
-            for (k, v) in request::form_parse(&sent) {
+            for (k, v) in target::form_parse(&sent) {
                 if !out.is_empty() {
                     out.push('&');
                 }
-                request::push_form_encoded(&mut out, &k);
+                target::push_form_encoded(&mut out, &k);
                 out.push('=');
-                request::push_form_encoded(&mut out, &v);
+                target::push_form_encoded(&mut out, &v);
             }
         }
     }

@@ -9,13 +9,16 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::request::{self, EventHeaders, Headers, StrayPercent, Text};
+use super::headers::Headers;
+use super::maps::{self, EventHeaders, Text};
+use super::request;
 use super::response;
-use crate::app_client::AppRequest;
-use crate::app_response::ResponseHead;
+use super::target::{self, StrayPercent};
+use crate::app::AppRequest;
+use crate::app::response::ResponseHead;
 use crate::config::Config;
-use crate::invocation::Invocation;
 use crate::json;
+use crate::lambda::invocation::Invocation;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,7 +33,7 @@ struct Event<'a> {
     headers: EventHeaders,
     #[serde(default, borrow)]
     body: Option<Text<'a>>,
-    #[serde(default, deserialize_with = "request::null_as_false")]
+    #[serde(default, deserialize_with = "maps::null_as_false")]
     is_base64_encoded: bool,
     #[serde(borrow)]
     request_context: Context<'a>,
@@ -87,10 +90,10 @@ pub fn to_request(
 ) -> Result<AppRequest, String> {
     let event: Event =
         serde_json::from_str(raw).map_err(|e| format!("malformed HTTP API event: {e}"))?;
-    let method = request::method(Some(&event.request_context.http.method))?;
-    let path = request::path(event.raw_path.as_deref(), config, StrayPercent::Reject)?;
+    let method = target::method(Some(&event.request_context.http.method))?;
+    let path = target::path(event.raw_path.as_deref(), config, StrayPercent::Reject)?;
     let query = match event.raw_query_string.as_deref() {
-        Some(q) => request::encode_raw_query(q)?,
+        Some(q) => target::encode_raw_query(q)?,
         None => None,
     };
 

@@ -7,11 +7,14 @@
 //! (DECISIONS 2), never a silent pass-through.
 
 pub mod alb;
+pub mod headers;
 pub mod http_v2;
+pub mod maps;
 pub mod pass_through;
 pub mod request;
 pub mod response;
 pub mod rest_v1;
+pub mod target;
 
 use std::borrow::Cow;
 
@@ -19,10 +22,10 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::app_client::AppRequest;
-use crate::app_response::ResponseHead;
+use crate::app::AppRequest;
+use crate::app::response::ResponseHead;
 use crate::config::Config;
-use crate::invocation::Invocation;
+use crate::lambda::invocation::Invocation;
 
 /// Where an event came from; decides the request rules and the response JSON shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,12 +2,13 @@
 //! raw event bytes are posted to `AWS_LWA_PASS_THROUGH_PATH` as JSON, and the app's body is
 //! the invocation's result.
 
-use crate::app_client::AppRequest;
-use crate::app_response::ResponseHead;
+use crate::app::AppRequest;
+use crate::app::response::ResponseHead;
 use crate::config::Config;
-use crate::invocation::Invocation;
+use crate::lambda::invocation::Invocation;
 
-use super::request::{self, Headers};
+use super::headers::Headers;
+use super::request;
 
 /// `POST {pass_through_path}` with the event exactly as Lambda delivered it.
 pub fn to_request(

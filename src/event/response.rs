@@ -1,7 +1,7 @@
 //! Response rules shared by every event source: whether the body goes to Lambda as text or
 //! base64, and the `body`/`isBase64Encoded` pair of the response JSON.
 
-use crate::app_response::ResponseHead;
+use crate::app::response::ResponseHead;
 use crate::json;
 
 /// Lambda rejects a buffered response whose JSON is larger than this (DECISIONS 15).

@@ -9,13 +9,16 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::request::{self, EventMap, Headers, StrayPercent, Text};
+use super::headers::Headers;
+use super::maps::{self, EventMap, Text};
+use super::request;
 use super::response;
-use crate::app_client::AppRequest;
-use crate::app_response::ResponseHead;
+use super::target::{self, StrayPercent};
+use crate::app::AppRequest;
+use crate::app::response::ResponseHead;
 use crate::config::Config;
-use crate::invocation::Invocation;
 use crate::json;
+use crate::lambda::invocation::Invocation;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -36,7 +39,7 @@ struct Event<'a> {
     request_context: Context<'a>,
     #[serde(default, borrow)]
     body: Option<Text<'a>>,
-    #[serde(default, deserialize_with = "request::null_as_false")]
+    #[serde(default, deserialize_with = "maps::null_as_false")]
     is_base64_encoded: bool,
 }
 
@@ -118,12 +121,12 @@ pub fn to_request(
 ) -> Result<AppRequest, String> {
     let event: Event =
         serde_json::from_str(raw).map_err(|e| format!("malformed REST API event: {e}"))?;
-    let method = request::method(Some(&event.http_method))?;
+    let method = target::method(Some(&event.http_method))?;
     // `path` is already decoded: a `%` in it is a literal character that upstream forwards
     // unchanged (`/100%` stays `/100%`), so it is kept rather than rejected as a bad escape.
-    let path = request::path(event.path.as_deref(), config, StrayPercent::Keep)?;
-    let query = request::form_query(
-        request::merge_multi(
+    let path = target::path(event.path.as_deref(), config, StrayPercent::Keep)?;
+    let query = target::form_query(
+        maps::merge_multi(
             &event.multi_value_query_string_parameters,
             &event.query_string_parameters,
             false,
@@ -144,7 +147,7 @@ pub fn to_request(
 /// `operationName` only when present and `authorizer` only when it is a non-empty object
 /// (kept in the event's key order, where upstream's order is random).
 fn context_json(c: &Context) -> Result<String, String> {
-    let http_method = request::method(Some(&c.http_method))
+    let http_method = target::method(Some(&c.http_method))
         .map_err(|e| format!("requestContext.httpMethod: {e}"))?;
     let authorizer = match c.authorizer.map(|a| a.get().trim()) {
         None | Some("null") => None,

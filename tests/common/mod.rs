@@ -327,7 +327,10 @@ pub struct Adapter {
 impl Adapter {
     /// Starts the adapter against `runtime_api` with a clean environment plus `env`.
     pub fn spawn(runtime_api: &str, env: &[(&str, String)]) -> Adapter {
-        let mut command = Command::new(ADAPTER);
+        // LAMBDA_ADAPTER_BIN runs the suite against another build (e.g. an older release, to see
+        // a regression test fail on the defect it guards against).
+        let binary = std::env::var("LAMBDA_ADAPTER_BIN").unwrap_or_else(|_| ADAPTER.to_string());
+        let mut command = Command::new(binary);
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -337,7 +340,12 @@ impl Adapter {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_LAMBDA_LOG_LEVEL", "debug")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            // ADAPTER_LOG=1 shows the adapter's log (stdout) while debugging a test.
+            .stdout(if std::env::var_os("ADAPTER_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped());
         for (name, value) in env {
             command.env(name, value);

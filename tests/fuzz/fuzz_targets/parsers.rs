@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use arbitrary::Arbitrary;
-use lambda_adapter::compression::{self, Encoding};
+use lambda_adapter::reply::compression::{self, Encoding};
 use lambda_adapter::config::{self, Config};
 use libfuzzer_sys::fuzz_target;
 

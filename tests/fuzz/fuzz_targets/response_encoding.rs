@@ -6,9 +6,9 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use lambda_adapter::app_response::ResponseHead;
+use lambda_adapter::app::response::ResponseHead;
 use lambda_adapter::event::{self, Source};
-use lambda_adapter::{compression, streaming};
+use lambda_adapter::reply::{chunked, compression, prelude};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -108,23 +108,23 @@ fuzz_target!(|input: Input| {
     }
 
     // Streaming: the prelude, then the chunked body and its error trailers.
-    fuzz_checks::check_prelude(&head, &streaming::prelude(&head));
+    fuzz_checks::check_prelude(&head, &prelude::prelude(&head));
     let mut wire = Vec::new();
     let mut at = 0;
     for cut in input.cuts.iter().take(32) {
         let end = (at + *cut as usize).min(input.body.len());
-        streaming::push_chunk(&mut wire, &input.body[at..end]);
+        chunked::push_chunk(&mut wire, &input.body[at..end]);
         at = end;
     }
-    streaming::push_chunk(&mut wire, &input.body[at..]);
+    chunked::push_chunk(&mut wire, &input.body[at..]);
     let ending = match &input.failure {
-        Some((error_type, message)) => streaming::Ending::Failed {
+        Some((error_type, message)) => chunked::Ending::Failed {
             error_type: error_type.clone(),
             message: message.clone(),
         },
-        None => streaming::Ending::Complete,
+        None => chunked::Ending::Complete,
     };
-    streaming::push_last_chunk(&mut wire, &ending);
+    chunked::push_last_chunk(&mut wire, &ending);
     let (body, trailers) = fuzz_checks::dechunk(&wire);
     assert_eq!(body, input.body, "the streamed body decodes back");
     assert_eq!(

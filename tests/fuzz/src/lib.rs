@@ -12,11 +12,11 @@ use std::sync::OnceLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use lambda_adapter::app_client::AppRequest;
-use lambda_adapter::app_response::ResponseHead;
+use lambda_adapter::app::AppRequest;
+use lambda_adapter::app::response::ResponseHead;
 use lambda_adapter::config::{Config, is_token_byte};
 use lambda_adapter::event::{self, Rejected, Source};
-use lambda_adapter::invocation::Invocation;
+use lambda_adapter::lambda::invocation::Invocation;
 use serde_json::Value;
 
 /// Configurations the events are converted under: the defaults, and one with every request
@@ -52,7 +52,7 @@ pub fn config(variant: usize) -> &'static Config {
 
 /// An invocation as `/next` would hand it out; variant 1 carries a tenant id and context JSON.
 pub fn invocation(event: &[u8], variant: usize) -> Invocation {
-    let far = (lambda_adapter::invocation::now_ms() + 60_000).to_string();
+    let far = (lambda_adapter::lambda::invocation::now_ms() + 60_000).to_string();
     let get = |name: &str| -> Option<&str> {
         match name {
             "lambda-runtime-deadline-ms" => Some(far.as_str()),
