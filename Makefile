@@ -2,7 +2,8 @@
 CARGO ?= cargo
 RIE_DIR := .cache/rie
 
-.PHONY: all build release emulator test rie demo lint layer examples test-packaging bench bench-quick \
+.PHONY: all build release emulator test rie demo lint deny audit-tools layer verify-layer examples \
+	test-packaging bench bench-quick \
 	adapter-image print-target-dir print-emulator print-adapter print-release-bin
 # Where cargo builds: `target/` unless CARGO_TARGET_DIR (or build.target-dir in a cargo config)
 # says otherwise, so every path below asks cargo instead of assuming. Computed once, when used.
@@ -18,9 +19,11 @@ all: build
 build:
 	$(CARGO) build
 
-## release: the static x86_64 binary (glibc linked in); `make -s print-release-bin` says where
+## release: the static x86_64 binary (glibc linked in); `make -s print-release-bin` says where.
+##       Built with `cargo auditable` (its crate list embedded for scanners) and reproducible
+##       byte for byte from any directory; the recipe is layer.zip.mk's `release-binary`
 release:
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(RELEASE_TARGET) --bin lambda-adapter
+	@$(MAKE) --no-print-directory -f layer.zip.mk release-binary TARGET=$(RELEASE_TARGET)
 	@ls -l $(RELEASE_BIN)
 
 ## emulator: the adapter plus the local emulator, debug build; `make -s print-emulator` says where
@@ -44,17 +47,22 @@ rie:
 	.ci/install-rie.sh $(RIE_DIR)
 
 ## test: unit, integration and RIE end-to-end tests (RIE tests fail rather than skip here),
-##       then the packaging tests: static binary, reproducible layer, Dockerfiles
+##       then the packaging tests: static binary, layer zip, Dockerfiles, the auditable binary
+##       and its SBOM, and the reproducible build (two clean release builds, a few minutes)
 test: rie
 	LAMBDA_ADAPTER_REQUIRE_RIE=1 LAMBDA_ADAPTER_RIE=$(CURDIR)/$(RIE_DIR)/aws-lambda-rie $(CARGO) test --all-features
 	$(MAKE) test-packaging
 
 ## test-packaging: the static binary runs alone in an empty root; the layer zip is the same
-##       twice and serves an invocation under RIE; the Dockerfiles are what they claim
+##       twice and serves an invocation under RIE; the Dockerfiles are what they claim; the
+##       binary's embedded crate list and the SBOM name exactly what it is built from; two
+##       builds in two directories with two CARGO_HOMEs give the same binary, zip and SBOM
 test-packaging: release
-	tests/static_binary.sh
-	tests/layer_zip.sh
+	ADAPTER=$(RELEASE_BIN) tests/static_binary.sh
+	ADAPTER=$(RELEASE_BIN) tests/layer_zip.sh
 	tests/dockerfiles.sh
+	ADAPTER=$(RELEASE_BIN) tests/auditable_binary.sh
+	tests/reproducible_build.sh
 
 ## examples: every example app (Flask, FastAPI SSE, Express, nginx, SQS, stdlib, Next.js with
 ##       streaming, Django, PHP, Java, Ruby) under the local emulator and under RIE, each with its
@@ -70,14 +78,53 @@ examples:
 demo: emulator
 	BIN="$(TARGET_DIR)/debug" examples/python-stdlib/demo.sh
 
-## lint: formatting and clippy, warnings are errors
+## lint: formatting, clippy (warnings are errors) and the dependency policy (make deny)
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --all-features -- -D warnings
+	@$(MAKE) --no-print-directory deny
 
-## layer: the Lambda layer zip (see layer.zip.mk)
+## deny: the dependency policy, .cargo/deny.toml, checked by cargo-deny (installed into
+##       .cache/tools on first use): allowed licences, banned crates (async runtimes, TLS),
+##       one version per crate, crates.io only. Offline checks; advisories: see README "Audit"
+CARGO_DENY_VERSION := 0.20.2
+TOOLS ?= .cache/tools
+CARGO_DENY_ROOT := $(abspath $(TOOLS))/cargo-deny-$(CARGO_DENY_VERSION)
+# A debug build: about 2 minutes to compile on 2 cores, against about 10 with the release
+# profile's fat LTO; the checks on a tree this small take a second or two either way.
+$(CARGO_DENY_ROOT)/bin/cargo-deny:
+	CARGO_PROFILE_DEV_DEBUG=0 $(CARGO) install cargo-deny --version $(CARGO_DENY_VERSION) --locked --debug \
+		--root $(CARGO_DENY_ROOT)
+
+## audit-tools: cargo-deny and cargo-auditable, pinned, from crates.io into .cache/tools
+##       (make deny and make release install them on first use anyway)
+audit-tools: $(CARGO_DENY_ROOT)/bin/cargo-deny
+	@$(MAKE) --no-print-directory -f layer.zip.mk auditable-tool
+
+deny: $(CARGO_DENY_ROOT)/bin/cargo-deny
+	@PATH="$(CARGO_DENY_ROOT)/bin:$$PATH" $(CARGO) deny --locked --config .cargo/deny.toml \
+		check licenses bans sources || { \
+	  echo "The dependency policy rejected the tree (see above). Remove or replace the crate it" >&2; \
+	  echo "names, or change .cargo/deny.toml with a reason, in the same change (README: Audit)." >&2; \
+	  exit 1; }
+
+## layer: the Lambda layer zip and its CycloneDX SBOM beside it (see layer.zip.mk)
 layer:
 	$(MAKE) -f layer.zip.mk
+
+## verify-layer: rebuild the layer from this checkout and check it against a release's hash:
+##       make verify-layer SHA256=<published sha256 of lambda-adapter-layer.zip>
+LAYER_ZIP ?= lambda-adapter-layer.zip
+verify-layer:
+	@[ -n "$(SHA256)" ] || { echo "usage: make verify-layer SHA256=<published sha256 of $(LAYER_ZIP)>" >&2; exit 2; }
+	@$(MAKE) --no-print-directory -f layer.zip.mk LAYER_ZIP=$(LAYER_ZIP)
+	@if [ "$$(sha256sum <$(LAYER_ZIP) | cut -d' ' -f1)" = "$(SHA256)" ]; then \
+	  echo "$(LAYER_ZIP): rebuilt, and it matches $(SHA256)"; \
+	else \
+	  echo "$(LAYER_ZIP): rebuilt, but it does not match $(SHA256). Same commit? Same Rust release" >&2; \
+	  echo "  (the SBOM's build:toolchain)? Same libc6-dev? The directory and CARGO_HOME do not matter." >&2; \
+	  exit 1; \
+	fi
 
 ## adapter-image: the adapter's container image, lambda-adapter:0.1.0 (examples/Dockerfile; needs
 ##       a Docker engine); its build context is the static binary's directory

@@ -5,7 +5,7 @@
 # AWS's Runtime Interface Emulator with AWS_LWA_HOST=localhost (so no NSS, no /etc/hosts).
 # Builds it first unless ADAPTER=path is given.
 #
-#   tests/static_binary.sh                 # builds with crt-static for x86_64-unknown-linux-gnu
+#   tests/static_binary.sh                 # builds the release binary (layer.zip.mk), x86_64-unknown-linux-gnu
 #   ADAPTER=path/to/lambda-adapter tests/static_binary.sh
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,7 +14,7 @@ source tests/e2e_lib.sh
 
 TARGET=${TARGET:-x86_64-unknown-linux-gnu}
 if [ -z "${ADAPTER:-}" ]; then
-    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target "$TARGET" --bin lambda-adapter
+    make -s -f layer.zip.mk release-binary TARGET="$TARGET"
     ADAPTER=$(cargo_target_dir)/$TARGET/release/lambda-adapter
 fi
 passed=0
