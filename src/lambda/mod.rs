@@ -6,6 +6,10 @@
 //! - [`next`]: `/next`, over ureq on [`transport`] (head and body in one write).
 //! - [`invocation`]: one invocation's context, from the `/next` headers.
 //! - [`post`]: `/response` and `/error`, and the connection a streamed response goes out on.
+//! - [`registration`]: the extension's init, in the background, ending in `event/next` or an
+//!   init error.
+//! - [`restore`]: the SnapStart endpoints (`/restore/next`, `/restore/error`) and the
+//!   runtime's init error.
 //! - [`agent`], [`error`]: the ureq agents' settings; failures and error documents.
 //!
 //! Each worker owns its own `/next` client and its own posting connection, so workers never
@@ -17,6 +21,8 @@ pub mod extension;
 pub mod invocation;
 pub mod next;
 pub mod post;
+pub mod registration;
+pub mod restore;
 pub mod transport;
 
 pub use agent::USER_AGENT;
