@@ -4,7 +4,8 @@
 //!
 //! - [`extension`]: the Extensions API, at start-up only.
 //! - [`next`]: `/next`, over ureq on [`transport`] (head and body in one write).
-//! - [`invocation`]: one invocation's context, from the `/next` headers.
+//! - [`invocation`]: one invocation's context, from the `/next` headers ([`context`]: its
+//!   client context and Cognito identity, as upstream writes them).
 //! - [`post`]: `/response` and `/error`, and the connection a streamed response goes out on.
 //! - [`registration`]: the extension's init, in the background, ending in `event/next` or an
 //!   init error.
@@ -16,6 +17,7 @@
 //! wait on each other.
 
 pub mod agent;
+pub mod context;
 pub mod error;
 pub mod extension;
 pub mod invocation;
