@@ -318,3 +318,66 @@ fn hook_paths_the_guard_cannot_cover_are_start_up_errors() {
         assert_eq!(h.api.next_polls(), 0);
     }
 }
+
+/// `lambda-emulator --snap-start --invoke`: the snapshot and the restore are played (and
+/// printed) before the invocation; a failed restore ends the run at once with its error
+/// (exit 3, no answer).
+#[test]
+fn the_emulator_binary_plays_the_snapshot_and_the_restore() {
+    let hooks_ok = TestApp::start(ok);
+    let after_fails = TestApp::start(|r| {
+        if r.target == AFTER {
+            Reply::new(500, "text/plain", "cannot reconnect")
+        } else {
+            Reply::text("ok")
+        }
+    });
+    let run = |app: &TestApp| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lambda-emulator"))
+            .args([
+                "--runtime-api",
+                "127.0.0.1:0",
+                "--adapter",
+                ADAPTER,
+                "--snap-start",
+            ])
+            .args(["--invoke", "-", "--", "sleep", "600"])
+            .env("AWS_LWA_PORT", app.port.to_string())
+            .env("AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH", BEFORE)
+            .env("AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH", AFTER)
+            .stdin(std::fs::File::open(event_file()).unwrap())
+            .output()
+            .unwrap()
+    };
+    let out = run(&hooks_ok);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let response: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(response["body"], "ok");
+    for line in ["snapshot taken", "restored;"] {
+        assert!(stderr.contains(line), "{line} in {stderr}");
+    }
+    let targets: Vec<String> = hooks_ok
+        .requests()
+        .iter()
+        .map(|r| r.target.clone())
+        .collect();
+    assert_eq!(targets, [BEFORE, AFTER, "/hello"]);
+
+    let out = run(&after_fails);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "no answer: {stderr}");
+    assert!(
+        stderr.contains("the restore failed (Runtime.AfterRestoreHookFailed)")
+            && stderr.contains("cannot reconnect"),
+        "{stderr}"
+    );
+    assert!(after_fails.requests().iter().all(|r| r.target != "/hello"));
+}
+
+/// A file holding an HTTP API event for `GET /hello`.
+fn event_file() -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("snap-start-event-{}.json", std::process::id()));
+    std::fs::write(&path, v2_event("GET", "/hello", "").to_string()).unwrap();
+    path
+}
