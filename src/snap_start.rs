@@ -19,7 +19,8 @@
 //!   whichever is higher." and "If an after-restore runtime hook runs for longer than 10
 //!   seconds, the Restore phase times out" (SnapStart runtime hooks; troubleshooting).
 //!
-//! The calls, in order (each failure ends the process with a non-zero exit):
+//! The calls, in order (each failure is reported to Lambda and ends the process with a
+//! non-zero exit, DECISIONS 29):
 //!
 //! 1. Readiness check, bounded by `AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS` when set. Not ready
 //!    in time: `POST /extension/init/error` (`Extension.AppNotReady`).

@@ -41,7 +41,10 @@ fn references(text: &str) -> Vec<(Vec<u32>, usize)> {
             }
             numbers.push(digits.parse().unwrap());
             tail = &tail[digits.len()..];
-            match ["and ", ", ", " and "].iter().find(|sep| tail.starts_with(**sep)) {
+            match ["and ", ", ", " and "]
+                .iter()
+                .find(|sep| tail.starts_with(**sep))
+            {
                 Some(sep) if tail[sep.len()..].starts_with(|c: char| c.is_ascii_digit()) => {
                     tail = &tail[sep.len()..];
                 }
@@ -124,6 +127,8 @@ fn the_reference_parser_reads_lists() {
     let refs = references("see DECISIONS 2, 9 and DECISIONS 6 and 7; DECISIONS x; (DECISIONS 19)");
     let numbers: Vec<Vec<u32>> = refs.into_iter().map(|(n, _)| n).collect();
     assert_eq!(numbers, [vec![2, 9], vec![6, 7], vec![19]]);
-    let list = listed("x\n## Decisions\n\nIntro.\n\n1. One.\n2. Two\n   wrapped 3. not\n10. Ten.\n## Next\n11. Eleven.\n");
+    let list = listed(
+        "x\n## Decisions\n\nIntro.\n\n1. One.\n2. Two\n   wrapped 3. not\n10. Ten.\n## Next\n11. Eleven.\n",
+    );
     assert_eq!(list.into_iter().collect::<Vec<_>>(), [1, 2, 10]);
 }

@@ -10,7 +10,7 @@
 //! parent, and letters compare case-insensitively. A configured path the guard cannot cover
 //! is refused at start-up: one whose decoded form still holds a `%` (frameworks disagree on
 //! what it routes to), a malformed escape, or one that collapses to `/` (guarding the root
-//! would refuse every request to `/`).
+//! would refuse every request to `/`). Stricter than upstream in places (DECISIONS 28).
 
 use super::error::{ConfigError, invalid};
 

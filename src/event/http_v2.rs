@@ -89,7 +89,8 @@ struct Jwt<'a> {
     scopes: Option<&'a RawValue>,
 }
 
-/// `iam`: the whole field set, `null` for the missing ones (as upstream writes it).
+/// `iam`: the whole field set, `null` for the missing ones (as upstream writes it; where
+/// upstream cannot parse a partial `cognitoIdentity`, we still write it, DECISIONS 30).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Iam<'a> {

@@ -11,8 +11,9 @@
 //!   `cognitoIdentityPoolId` (what the Runtime API sends) or in snake_case.
 //!
 //! Where upstream fails the whole invocation (a client field or an identity field missing, a
-//! value that is not a string), we do not (DECISIONS 3): a missing field is an empty string
-//! with a warning, a value of the wrong type makes the whole header `null` with a warning.
+//! value that is not a string), we do not (DECISIONS 3, 30): a missing field is an empty
+//! string with a warning, a value of the wrong type makes the whole header `null` with a
+//! warning.
 //! Map keys keep the header's order; upstream's order is random (DECISIONS 26).
 
 use std::borrow::Cow;
