@@ -27,7 +27,8 @@
 //! - [`app`]: the keep-alive connection to the app, the framing of its responses, readiness.
 //! - [`reply`]: the buffered response JSON (with [`reply::compression`]) or the streamed one.
 //! - [`worker`] strings them together: `next` → event → app → reply → post. `main.rs` starts
-//!   the workers once [`config`] is read and the app is ready.
+//!   the workers once [`config`] is read and the app is ready, and under SnapStart once
+//!   [`snap_start`] has played the checkpoint and the restore.
 //! - [`deadline_stream`] bounds every socket wait by the invocation's deadline; [`json`] writes
 //!   the JSON of the hot path; [`logging`] is `AWS_LAMBDA_LOG_LEVEL` / `_FORMAT`.
 //! - [`emulator`] (feature `emulator`): a local Lambda for development and tests.
@@ -46,4 +47,5 @@ pub mod json;
 pub mod lambda;
 pub mod logging;
 pub mod reply;
+pub mod snap_start;
 pub mod worker;

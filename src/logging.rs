@@ -1,7 +1,8 @@
 //! Logging to stdout with `log` + `env_logger`, the way Lambda users expect (DECISIONS 22):
 //! `AWS_LAMBDA_LOG_LEVEL` wins over `RUST_LOG`, `FATAL` means errors only, and
 //! `AWS_LAMBDA_LOG_FORMAT=JSON` writes one JSON object per line. Inside an invocation every
-//! line carries the request id (each worker is one thread, so a thread-local holds it).
+//! line carries the request id, and the X-Ray trace id and tenant id when Lambda gave them, as
+//! upstream's lines do (each worker is one thread, so a thread-local holds them).
 //!
 //! The level is the adapter's own: at DEBUG it tells each invocation's story, and the
 //! dependencies' internals (ureq's pool, ureq-proto's state machine) stay at INFO at most
@@ -17,17 +18,66 @@ use log::LevelFilter;
 const OWN_TARGET: &str = "lambda_adapter";
 
 thread_local! {
-    static REQUEST_ID: RefCell<Option<String>> = const { RefCell::new(None) };
+    static INVOCATION: RefCell<Option<InvocationIds>> = const { RefCell::new(None) };
 }
 
-/// Marks the current thread as working on `request_id` (or on nothing).
+/// What identifies the invocation a thread works on, in its log lines.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InvocationIds {
+    pub request_id: String,
+    /// `Lambda-Runtime-Trace-Id`.
+    pub trace_id: Option<String>,
+    /// `Lambda-Runtime-Aws-Tenant-Id`.
+    pub tenant_id: Option<String>,
+}
+
+/// Marks the current thread as working on an invocation (or on nothing).
+pub fn set_invocation(ids: Option<InvocationIds>) {
+    INVOCATION.with(|current| *current.borrow_mut() = ids);
+}
+
+/// Marks the current thread as working on `request_id` alone (or on nothing).
 pub fn set_request_id(request_id: Option<&str>) {
-    REQUEST_ID.with(|id| *id.borrow_mut() = request_id.map(str::to_string));
+    set_invocation(request_id.map(|id| InvocationIds {
+        request_id: id.to_string(),
+        ..InvocationIds::default()
+    }));
 }
 
 /// The request id the current thread works on.
 pub fn request_id() -> Option<String> {
-    REQUEST_ID.with(|id| id.borrow().clone())
+    INVOCATION.with(|current| current.borrow().as_ref().map(|ids| ids.request_id.clone()))
+}
+
+/// Upstream's span on a text line: `Lambda runtime invoke{requestId="…" xrayTraceId="…"}: `.
+fn text_prefix(ids: &InvocationIds) -> String {
+    let mut prefix = format!("Lambda runtime invoke{{requestId={:?}", ids.request_id);
+    if let Some(trace) = &ids.trace_id {
+        prefix.push_str(&format!(" xrayTraceId={trace:?}"));
+    }
+    if let Some(tenant) = &ids.tenant_id {
+        prefix.push_str(&format!(" tenantId={tenant:?}"));
+    }
+    prefix.push_str("}: ");
+    prefix
+}
+
+/// The invocation's fields of a JSON line: `,"requestId":…,"xrayTraceId":…,"tenantId":…`.
+fn push_json_fields(line: &mut Vec<u8>, ids: &InvocationIds) {
+    line.extend_from_slice(b",\"requestId\":");
+    crate::json::push_str(line, &ids.request_id);
+    if let Some(trace) = &ids.trace_id {
+        line.extend_from_slice(b",\"xrayTraceId\":");
+        crate::json::push_str(line, trace);
+    }
+    if let Some(tenant) = &ids.tenant_id {
+        line.extend_from_slice(b",\"tenantId\":");
+        crate::json::push_str(line, tenant);
+    }
+}
+
+fn with_invocation<T>(f: impl FnOnce(Option<&InvocationIds>) -> T) -> T {
+    INVOCATION.with(|current| f(current.borrow().as_ref()))
 }
 
 /// Maps a Lambda log level name to a filter; `None` if it is not one.
@@ -61,22 +111,18 @@ pub fn init() {
             line.extend_from_slice(record.level().as_str().as_bytes());
             line.extend_from_slice(b"\",\"message\":");
             crate::json::push_str(&mut line, &record.args().to_string());
-            if let Some(id) = request_id() {
-                line.extend_from_slice(b",\"requestId\":");
-                crate::json::push_str(&mut line, &id);
-            }
+            with_invocation(|ids| {
+                if let Some(ids) = ids {
+                    push_json_fields(&mut line, ids);
+                }
+            });
             line.extend_from_slice(b"}\n");
             buf.write_all(&line)
         });
     } else {
-        builder.format(|buf, record| match request_id() {
-            Some(id) => writeln!(
-                buf,
-                "{:>5} Lambda runtime invoke{{requestId={id:?}}}: {}",
-                record.level(),
-                record.args()
-            ),
-            None => writeln!(buf, "{:>5} {}", record.level(), record.args()),
+        builder.format(|buf, record| {
+            let prefix = with_invocation(|ids| ids.map(text_prefix).unwrap_or_default());
+            writeln!(buf, "{:>5} {prefix}{}", record.level(), record.args())
         });
     }
     let _ = builder.try_init();
@@ -196,6 +242,35 @@ mod tests {
             filter_directives(Some("verbose"), Some("debug/next")),
             "info,lambda_adapter=debug/next"
         );
+    }
+
+    #[test]
+    fn invocation_fields_as_upstream_writes_them() {
+        let mut ids = InvocationIds {
+            request_id: "rid-1".into(),
+            trace_id: Some("Root=1-2;Sampled=1".into()),
+            tenant_id: None,
+        };
+        assert_eq!(
+            text_prefix(&ids),
+            r#"Lambda runtime invoke{requestId="rid-1" xrayTraceId="Root=1-2;Sampled=1"}: "#
+        );
+        let mut line = Vec::new();
+        push_json_fields(&mut line, &ids);
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            r#","requestId":"rid-1","xrayTraceId":"Root=1-2;Sampled=1""#
+        );
+        ids.tenant_id = Some("t\"1".into());
+        ids.trace_id = None;
+        assert_eq!(
+            text_prefix(&ids),
+            r#"Lambda runtime invoke{requestId="rid-1" tenantId="t\"1"}: "#
+        );
+        set_request_id(Some("rid-2"));
+        assert_eq!(request_id().as_deref(), Some("rid-2"));
+        set_invocation(None);
+        assert_eq!(request_id(), None);
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //!
 //! 1. configuration from the environment (a bad value is reported and ends the process);
 //! 2. extension registration, in the background, so it overlaps the readiness check;
-//! 3. readiness of the app (bounded to 9.8 s with async init), with a Runtime API connection
-//!    already open for the first `/next`;
-//! 4. the Runtime API loop, on `AWS_LAMBDA_MAX_CONCURRENCY` workers.
+//! 3. readiness of the app (bounded to 9.8 s with async init, or by
+//!    `AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS`, whose expiry fails init), with a Runtime API
+//!    connection already open for the first `/next`;
+//! 4. under SnapStart, the checkpoint and the restore (see `snap_start`);
+//! 5. the Runtime API loop, on `AWS_LAMBDA_MAX_CONCURRENCY` workers.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -12,8 +14,9 @@ use std::time::Duration;
 
 use lambda_adapter::app::readiness::Readiness;
 use lambda_adapter::config::{self, Config, ConfigError};
+use lambda_adapter::lambda::registration::Registration;
 use lambda_adapter::lambda::{self, ExtensionClient};
-use lambda_adapter::{logging, worker};
+use lambda_adapter::{logging, snap_start, worker};
 
 /// How long async init waits for the app before taking invocations anyway (as upstream).
 const ASYNC_INIT_BUDGET: Duration = Duration::from_millis(9_800);
@@ -31,6 +34,7 @@ It is configured only through environment variables:
   AWS_LWA_READINESS_CHECK_PATH                 readiness check path            [/]
   AWS_LWA_READINESS_CHECK_PROTOCOL             http or tcp                     [http]
   AWS_LWA_READINESS_CHECK_HEALTHY_STATUS       healthy statuses, e.g. 200-399  [100-499]
+  AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS      fail init if not ready in time, e.g. 2.5 [0: no limit]
   AWS_LWA_ASYNC_INIT                           start after 9.8 s even if not ready [false]
   AWS_LWA_REMOVE_BASE_PATH                     path prefix to strip            [none]
   AWS_LWA_PASS_THROUGH_PATH                    path for non-HTTP events        [/events]
@@ -40,6 +44,8 @@ It is configured only through environment variables:
   AWS_LWA_ERROR_STATUS_CODES                   statuses reported as errors, e.g. 500-599 [none]
   AWS_LWA_LAMBDA_RUNTIME_API_PROXY             host:port to reach the Runtime API through [none]
   AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS            idle app connection kept this long, 0 = never [4]
+  AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH     SnapStart: app path POSTed before the snapshot [none]
+  AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH         SnapStart: app path POSTed after a restore [none]
   AWS_LAMBDA_LOG_LEVEL / RUST_LOG              log level                       [INFO]
   AWS_LAMBDA_LOG_FORMAT                        Text or JSON                    [Text]
 
@@ -78,42 +84,82 @@ fn main() -> ExitCode {
     for warning in &config.warnings {
         log::warn!("{warning}");
     }
-
-    let extensions = ExtensionClient::new(config.extension_api.clone());
-    let spawned = std::thread::Builder::new()
-        .name("extension".into())
-        .spawn(move || {
-            let id = match extensions.register() {
-                Ok(id) => id,
-                Err(e) => {
-                    log::error!("Extension registration failed - terminating process error={e}");
-                    std::process::exit(1);
-                }
-            };
-            // With no events subscribed this call only signals that init is done; it returns at
-            // shutdown at the earliest, and its outcome does not affect serving invocations.
-            match extensions.next_event(&id) {
-                Ok(status) => log::debug!("extension event/next returned status {status}"),
-                Err(e) => log::debug!("extension event/next ended: {e}"),
-            }
-        });
-    if let Err(e) = spawned {
-        log::error!("could not start the extension thread: {e}");
-        return ExitCode::FAILURE;
+    for notice in &config.notices {
+        log::info!("{notice}");
     }
 
-    // Opened now so the first /next need not wait for a connection once the app is ready.
-    let warm = lambda::connect_ahead(&config.runtime_api);
-    let budget = config.async_init.then_some(ASYNC_INIT_BUDGET);
-    let ready = Readiness::new(&config).wait(budget);
-    if !ready {
-        log::info!(
-            "async init: the app is not ready after {} ms; taking invocations anyway",
-            ASYNC_INIT_BUDGET.as_millis()
+    let registration = match Registration::start(config.extension_api.clone()) {
+        Ok(registration) => registration,
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    // Opened now so the first /next need not wait for a connection once the app is ready; not
+    // under SnapStart, where it would be captured in the snapshot and dead after a restore.
+    let warm = if config.snap_start {
+        None
+    } else {
+        lambda::connect_ahead(&config.runtime_api)
+    };
+    let readiness = Readiness::new(&config);
+    let ready = if config.async_init {
+        let ready = readiness.wait(Some(ASYNC_INIT_BUDGET));
+        if !ready {
+            log::info!(
+                "async init: the app is not ready after {} ms; taking invocations anyway",
+                ASYNC_INIT_BUDGET.as_millis()
+            );
+        }
+        ready
+    } else if readiness.wait(config.readiness_check_timeout) {
+        true
+    } else {
+        let seconds = config
+            .readiness_check_timeout
+            .unwrap_or_default()
+            .as_secs_f64();
+        let message = format!(
+            "the app was not ready within AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS ({seconds} s); check that it listens on {} and answers the readiness check",
+            config.readiness_addr()
         );
+        return fail_init(registration, "Extension.AppNotReady", &message);
+    };
+
+    if config.snap_start {
+        if let Err(failure) = snap_start::before_checkpoint(&config) {
+            return fail_init(registration, failure.error_type, &failure.message);
+        }
+        registration.init_done();
+        if let Err(failure) = snap_start::restore(&config) {
+            print_error(&failure.message);
+            return ExitCode::FAILURE;
+        }
+    } else {
+        registration.init_done();
     }
     worker::run(&config, ready, warm);
     ExitCode::FAILURE
+}
+
+/// Reports a failed init to `/extension/init/error` so the console shows it, prints it, and
+/// exits 1 without taking invocations.
+fn fail_init(registration: Registration, error_type: &str, message: &str) -> ExitCode {
+    print_error(message);
+    if let Err(e) = registration.fail(error_type, message) {
+        log::error!("could not report the failed init to the Extensions API: {e}");
+    }
+    ExitCode::FAILURE
+}
+
+/// Why the adapter stops, printed once: logged, or on stderr when logging is off.
+fn print_error(message: &str) {
+    if log::log_enabled!(log::Level::Error) {
+        log::error!("{message}");
+    } else {
+        eprintln!("lambda-adapter: {message}");
+    }
 }
 
 /// Prints the error once (the function's log shows it), then registers and reports it to

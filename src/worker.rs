@@ -111,7 +111,11 @@ impl<'a> Worker<'a> {
                 }
             };
             backoff = BACKOFF_START;
-            logging::set_request_id(Some(&invocation.request_id));
+            logging::set_invocation(Some(logging::InvocationIds {
+                request_id: invocation.request_id.clone(),
+                trace_id: invocation.trace_id.clone(),
+                tenant_id: invocation.tenant_id.clone(),
+            }));
             for warning in &invocation.warnings {
                 log::warn!("{warning}");
             }
@@ -119,7 +123,7 @@ impl<'a> Worker<'a> {
             let reply = self.handle(&invocation);
             self.post(&invocation, reply);
             log::debug!("invocation done in {} ms", started.elapsed().as_millis());
-            logging::set_request_id(None);
+            logging::set_invocation(None);
         }
     }
 
@@ -149,6 +153,17 @@ impl<'a> Worker<'a> {
                 return Reply::error("Adapter.InvalidEvent", message);
             }
         };
+        // The SnapStart hooks are the adapter's to call, never an event's (DECISIONS 28):
+        // checked on the target the app would receive, after AWS_LWA_REMOVE_BASE_PATH.
+        if let Some(hook) = config.snap_start_hooks.guarding(&request.target) {
+            log::warn!(
+                "refused a {source:?} event for {}: it reaches the SnapStart hook {} ({}), answering 403",
+                request.target,
+                hook.path,
+                hook.variable
+            );
+            return Reply::Response(event::adapter_response(source, 403, "Forbidden"));
+        }
         log::debug!(
             "sending request to app server source={source:?} method={} target={}",
             request.method,

@@ -1096,10 +1096,10 @@ fn deep_nesting_never_overflows_the_stack() {
         "the app's text as the result"
     );
     // Inside an HTTP event: skipped where the adapter does not read it, copied (minified)
-    // where it does (the authorizer goes into x-amzn-request-context).
+    // where it does (a Lambda authorizer's context goes into x-amzn-request-context).
     let mut event = v2_event("GET", "/unread", "");
     event["deep"] = json!("DEEP");
-    event["requestContext"]["authorizer"] = json!("DEEP");
+    event["requestContext"]["authorizer"] = json!({ "lambda": { "deep": "DEEP" } });
     let event = event.to_string().replace("\"DEEP\"", &deep);
     let (kind, body) = case.invoke(event.as_bytes());
     assert_eq!(

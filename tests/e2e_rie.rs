@@ -845,3 +845,58 @@ fn rie_managed_instances_serve_invocations_in_parallel() {
         );
     }
 }
+
+/// Under RIE as under Lambda: an app not ready within `AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS`
+/// fails init with the adapter's own error, which RIE takes through `/extension/init/error`
+/// (it logs it as `Extension.InitError`, ahead of the exit it then sees), and the invocation is
+/// answered at once instead of after the function timeout.
+#[test]
+fn rie_init_fails_when_the_app_is_not_ready_in_time() {
+    if !should_run("rie_init_fails_when_the_app_is_not_ready_in_time") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let rie = Rie::start(
+        "not-ready",
+        &[
+            ("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "599"),
+            ("AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS", "0.5"),
+        ],
+    );
+    let start = Instant::now();
+    let (head, _) = rie.invoke_raw(&v2_event("/", ""));
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}\n{}", rie.logs());
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "answered before the 10 s function timeout"
+    );
+    let logs = rie.logs();
+    assert!(
+        logs.contains("First fatal error stored in appctx: Extension.InitError")
+            && logs.contains("AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS (0.5 s)"),
+        "{logs}"
+    );
+}
+
+/// RIE's Runtime API has no SnapStart endpoints (`/runtime/restore/next` answers 404), so
+/// SnapStart is played by the local emulator instead (tests/snap_start.rs). Under RIE a
+/// SnapStart function fails init with an error that says so. Should a later RIE serve
+/// `/restore/next`, this fails: then the lifecycle can be tested under RIE too.
+#[test]
+fn rie_has_no_snap_start_endpoints_and_the_adapter_says_so() {
+    if !should_run("rie_has_no_snap_start_endpoints_and_the_adapter_says_so") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let rie = Rie::start(
+        "snap-start",
+        &[("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")],
+    );
+    let (head, body) = rie.invoke_raw(&v2_event("/", ""));
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("Runtime.RestoreNextFailed") && body.contains("404"),
+        "{head}\n{body}\n{}",
+        rie.logs()
+    );
+}

@@ -33,6 +33,10 @@ Usage: lambda-emulator [OPTIONS] -- APP_COMMAND [ARGS...]
                                     every value
   --adapter PATH       adapter binary   [lambda-adapter next to the emulator executable]
   --timeout SECS       function timeout (deadline)   [30]
+  --snap-start         a SnapStart version: init, snapshot (before-checkpoint hook), every Runtime API
+                       connection closed, restore (after-restore hook), then invocations; sets
+                       AWS_LAMBDA_INITIALIZATION_TYPE=snap-start for the adapter and the app (that
+                       variable in the emulator's environment turns this on too)
   --invoke FILE        instead of a front door: invoke once with this raw event JSON (\"-\" =
                        stdin), then stop. stdout: the posted response JSON (buffered), or the
                        body as it streams (AWS_LWA_INVOKE_MODE=response_stream). stderr: the
@@ -77,6 +81,7 @@ struct Args {
     timeout: Duration,
     invoke: Option<String>,
     fail_on_status: bool,
+    snap_start: bool,
     app: Vec<String>,
 }
 
@@ -93,6 +98,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         timeout: Duration::from_secs(30),
         invoke: None,
         fail_on_status: false,
+        snap_start: false,
         app: Vec::new(),
     };
     while let Some(arg) = args.next() {
@@ -116,6 +122,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--invoke" => parsed.invoke = Some(value("--invoke")?),
             "--fail-on-status" => parsed.fail_on_status = true,
+            "--snap-start" => parsed.snap_start = true,
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -162,7 +169,14 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         Some(_) => process::ChildOutput::Stderr,
         None => process::ChildOutput::Inherit,
     };
-    let children = process::spawn(&args.adapter, &runtime_addr, &args.app, output)?;
+    let mut env = Vec::new();
+    let snap_start = args.snap_start
+        || std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").is_ok_and(|t| t == "snap-start");
+    if snap_start {
+        runtime.snap_start().enable();
+        env.push(("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start"));
+    }
+    let children = process::spawn_with_env(&args.adapter, &runtime_addr, &args.app, output, &env)?;
     // A child that exits ends every invocation at once, waiting or in flight.
     let invoker = runtime.invoker();
     let mut supervisor = Supervisor::start(children, move |reason| {

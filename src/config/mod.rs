@@ -7,6 +7,7 @@
 
 mod endpoint;
 mod error;
+mod hook_path;
 mod values;
 
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +16,7 @@ use std::time::Duration;
 pub use endpoint::{ApiEndpoint, parse_api_endpoints};
 pub use error::ConfigError;
 use error::invalid;
+pub use hook_path::{HookPath, SnapStartHooks};
 pub use values::{is_token_byte, literal_ip, parse_bool, parse_seconds, parse_status_list};
 use values::{parse_pass_through_path, parse_port, parse_readiness_path, resolve_host};
 
@@ -59,6 +61,9 @@ pub struct Config {
     pub readiness_path: String,
     pub readiness_protocol: ReadinessProtocol,
     pub readiness_healthy_status: Vec<u16>,
+    /// `AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS`: how long init (and a SnapStart restore) may
+    /// wait for the app; `None` waits as long as Lambda lets it.
+    pub readiness_check_timeout: Option<Duration>,
     pub remove_base_path: Option<String>,
     pub pass_through_path: String,
     pub async_init: bool,
@@ -75,13 +80,18 @@ pub struct Config {
     pub function: FunctionEnv,
     /// Number of workers (Lambda Managed Instances); 1 outside LMI.
     pub max_concurrency: usize,
-    /// SnapStart: no keep-alive to the app, since a restored snapshot's sockets are dead.
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`: the adapter plays the checkpoint and
+    /// restore lifecycle before it takes invocations (see `snap_start`).
     pub snap_start: bool,
     /// How long a connection to the app may stay idle and still be reused
     /// (`AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS`); `None`: a new connection per request.
     pub pool_idle_timeout: Option<Duration>,
+    /// The SnapStart hook paths; events aimed at them are refused whenever they are set.
+    pub snap_start_hooks: SnapStartHooks,
     /// Non-fatal findings to log once logging is up (deprecated names, defaults used).
     pub warnings: Vec<String>,
+    /// Settings taken differently than written, logged at INFO once logging is up.
+    pub notices: Vec<String>,
 }
 
 /// Default app port, as upstream.
@@ -160,6 +170,15 @@ impl Config {
             }
             None => (100..=499).collect(),
         };
+        // 0 (or unset) waits as long as Lambda lets init run, as upstream.
+        let readiness_check_timeout = match lookup("AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS") {
+            Some(value) => {
+                let timeout =
+                    parse_seconds("AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS", &value, 3600.0)?;
+                (!timeout.is_zero()).then_some(timeout)
+            }
+            None => None,
+        };
         let remove_base_path = env
             .with_fallback("AWS_LWA_REMOVE_BASE_PATH", "REMOVE_BASE_PATH", true)
             .map(|(v, _)| v.trim_end_matches('/').to_string())
@@ -168,7 +187,7 @@ impl Config {
             Some(value) => parse_pass_through_path(&value)?,
             None => "/events".to_string(),
         };
-        let async_init = match env.with_fallback("AWS_LWA_ASYNC_INIT", "ASYNC_INIT", true) {
+        let mut async_init = match env.with_fallback("AWS_LWA_ASYNC_INIT", "ASYNC_INIT", true) {
             Some((value, var)) => parse_bool(var, &value)?,
             None => false,
         };
@@ -234,7 +253,36 @@ impl Config {
             },
             None => 1,
         };
-        let snap_start = lookup("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Some("snap-start");
+        let initialization_type = lookup("AWS_LAMBDA_INITIALIZATION_TYPE").unwrap_or_default();
+        let snap_start = initialization_type == "snap-start";
+        let mut notices = Vec::new();
+        // Finishing init before the app is ready would snapshot (or pre-warm) an app that is
+        // still booting, so these initialization types always wait for it (as upstream).
+        if async_init && (snap_start || initialization_type == "provisioned-concurrency") {
+            notices.push(format!(
+                "AWS_LWA_ASYNC_INIT is ignored under AWS_LAMBDA_INITIALIZATION_TYPE={initialization_type}: init waits until the app is ready (bound it with AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS)"
+            ));
+            async_init = false;
+        }
+        let snap_start_hooks = SnapStartHooks {
+            before_checkpoint: HookPath::parse(
+                "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH",
+                lookup("AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"),
+            )?,
+            after_restore: HookPath::parse(
+                "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH",
+                lookup("AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"),
+            )?,
+        };
+        if let Some(hook) = snap_start_hooks.guarding(&pass_through_path) {
+            return Err(invalid(
+                hook.variable,
+                &hook.path,
+                &format!(
+                    "it is the route of AWS_LWA_PASS_THROUGH_PATH={pass_through_path}, so every non-HTTP event would be refused; use a dedicated path"
+                ),
+            ));
+        }
         let pool_idle_timeout = match lookup("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS") {
             Some(value) => parse_seconds("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", &value, 3600.0)?,
             None => DEFAULT_POOL_IDLE_TIMEOUT,
@@ -251,6 +299,7 @@ impl Config {
             readiness_path,
             readiness_protocol,
             readiness_healthy_status,
+            readiness_check_timeout,
             remove_base_path,
             pass_through_path,
             async_init,
@@ -264,7 +313,9 @@ impl Config {
             max_concurrency,
             snap_start,
             pool_idle_timeout,
+            snap_start_hooks,
             warnings: env.warnings,
+            notices,
         })
     }
 
@@ -409,6 +460,11 @@ mod tests {
             ("AWS_LWA_ASYNC_INIT", "maybe"),
             ("AWS_LWA_ENABLE_COMPRESSION", "enabled"),
             ("AWS_LWA_ERROR_STATUS_CODES", "500-"),
+            ("AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS", "-1"),
+            ("AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS", "soon"),
+            ("AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS", "inf"),
+            ("AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH", "/.."),
+            ("AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH", "/x%"),
             ("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", ""),
             ("AWS_LWA_READINESS_CHECK_PATH", "health"),
             ("AWS_LWA_READINESS_CHECK_PATH", "/<health>"),
@@ -517,6 +573,62 @@ mod tests {
         .unwrap();
         assert_eq!(c.pass_through_path, "/%C3%A9v%C3%A9nements");
         assert_eq!(c.readiness_path, "/sant%C3%A9");
+    }
+
+    #[test]
+    fn readiness_timeout_is_fractional_and_zero_means_unbounded() {
+        let timeout = |v: &str| {
+            config(&[("AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS", v)])
+                .unwrap()
+                .readiness_check_timeout
+        };
+        assert_eq!(timeout("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(timeout(" 10 "), Some(Duration::from_secs(10)));
+        assert_eq!(timeout("0"), None);
+        assert_eq!(timeout("0.0"), None);
+        assert_eq!(config(&[]).unwrap().readiness_check_timeout, None);
+    }
+
+    #[test]
+    fn async_init_is_ignored_where_init_must_finish_ready() {
+        for kind in ["snap-start", "provisioned-concurrency"] {
+            let c = config(&[
+                ("AWS_LWA_ASYNC_INIT", "true"),
+                ("AWS_LAMBDA_INITIALIZATION_TYPE", kind),
+            ])
+            .unwrap();
+            assert!(!c.async_init, "{kind}");
+            assert_eq!(c.notices.len(), 1, "{kind}");
+            assert!(c.notices[0].contains(kind), "{:?}", c.notices);
+        }
+        let c = config(&[
+            ("AWS_LWA_ASYNC_INIT", "true"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+        ])
+        .unwrap();
+        assert!(c.async_init && c.notices.is_empty());
+        let c = config(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")]).unwrap();
+        assert!(c.snap_start && c.notices.is_empty());
+    }
+
+    #[test]
+    fn a_hook_on_the_pass_through_route_is_refused() {
+        let err = config(&[
+            ("AWS_LWA_PASS_THROUGH_PATH", "/Events"),
+            ("AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH", "/events/"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH");
+        let c = config(&[
+            (
+                "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH",
+                "/snapstart/before",
+            ),
+            ("AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH", ""),
+        ])
+        .unwrap();
+        assert!(c.snap_start_hooks.before_checkpoint.is_some());
+        assert!(c.snap_start_hooks.after_restore.is_none());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Parsers for single configuration values: ports, booleans, paths, status lists, hosts.
+//! Parsers for single configuration values: ports, booleans, durations, paths, status lists,
+//! hosts.
 //! Each names the variable in its error (DECISIONS 20).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

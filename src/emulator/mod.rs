@@ -12,6 +12,7 @@
 //!   reading request bodies with `request_body`.
 //! - [`http_head`]: status lines and header lines, as both servers write them.
 //! - [`process`]: the adapter and the app as child processes that never outlive the emulator.
+//! - [`snap_start`]: SnapStart's snapshot and restore (`--snap-start`).
 //!
 //! The `lambda-emulator` binary strings them together.
 
@@ -24,6 +25,7 @@ pub mod process;
 mod request_body;
 pub mod runtime_api;
 pub mod runtime_http;
+pub mod snap_start;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

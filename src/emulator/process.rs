@@ -76,15 +76,30 @@ pub fn spawn(
     app: &[String],
     output: ChildOutput,
 ) -> Result<Children, String> {
+    spawn_with_env(adapter, runtime_api, app, output, &[])
+}
+
+/// [`spawn`], with `env` set for both children on top of the emulator's environment (as
+/// Lambda sets `AWS_LAMBDA_INITIALIZATION_TYPE` for every process of the function).
+pub fn spawn_with_env(
+    adapter: &Path,
+    runtime_api: &str,
+    app: &[String],
+    output: ChildOutput,
+    env: &[(&str, &str)],
+) -> Result<Children, String> {
     let Some((program, args)) = app.split_first() else {
         return Err("no app command given (after --)".to_string());
     };
     let adapter_path = adapter.to_string_lossy().to_string();
-    let mut adapter = command(&adapter_path, &[], runtime_api, output).spawn().map_err(|e| match e.kind() {
+    let mut adapter = command(&adapter_path, &[], runtime_api, output).envs(env.iter().copied()).spawn().map_err(|e| match e.kind() {
         ErrorKind::NotFound => format!("the adapter {adapter_path} does not exist; build it with `cargo build` or pass --adapter"),
         _ => format!("cannot start the adapter {adapter_path}: {e}"),
     })?;
-    let app = match command(program, args, runtime_api, output).spawn() {
+    let app = match command(program, args, runtime_api, output)
+        .envs(env.iter().copied())
+        .spawn()
+    {
         Ok(app) => app,
         Err(e) => {
             let _ = adapter.kill();

@@ -19,6 +19,7 @@ use percent_encoding::percent_decode_str;
 use super::invocations::{Answer, HandedOut, Invocations};
 pub use super::invocations::{Delivery, InvokeError, Invoker, Pending};
 use super::runtime_http::{Exchange, HttpServer};
+use super::snap_start::SnapStart;
 use super::{InvokeOptions, PostKind, Posted, new_id, new_trace_id, now_ms};
 
 /// Lambda's limit on a buffered response (the Runtime API rejects more).
@@ -52,6 +53,7 @@ struct Shared {
     init_errors: Mutex<Vec<InitError>>,
     shutdown: AtomicBool,
     function_arn: String,
+    snap_start: SnapStart,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -78,6 +80,7 @@ impl RuntimeApi {
                 "arn:aws:lambda:us-east-1:123456789012:function:{}",
                 function_name()
             ),
+            snap_start: SnapStart::default(),
         });
         let handler = {
             let shared = shared.clone();
@@ -85,6 +88,9 @@ impl RuntimeApi {
         };
         let server = HttpServer::start(addr, "runtime-api", handler)
             .map_err(|e| format!("cannot serve the Runtime API: {e}"))?;
+        shared
+            .snap_start
+            .attach(server.connection_breaker(), shared.invocations.clone());
         Ok(RuntimeApi {
             invoker: Invoker {
                 invocations: shared.invocations.clone(),
@@ -137,6 +143,11 @@ impl RuntimeApi {
     /// Fails the function: see [`Invoker::fail`] (the adapter or the app exited, say).
     pub fn fail(&self, error: InvokeError) {
         self.shared.invocations.fail(error);
+    }
+
+    /// The SnapStart lifecycle (off until enabled).
+    pub fn snap_start(&self) -> &SnapStart {
+        &self.shared.snap_start
     }
 
     /// Ends long polls (extension `event/next` answers `SHUTDOWN`) and stops serving.
@@ -196,6 +207,7 @@ fn route(ex: &mut Exchange<'_>, shared: &Shared) {
             | "/2018-06-01/runtime/init/error",
         ) => report_error(ex, shared, &path),
         ("GET", "/2018-06-01/runtime/invocation/next") => runtime_next(ex, shared),
+        (_, p) if shared.snap_start.route(ex, &method, p) => {}
         ("POST", _) if path.starts_with("/2018-06-01/runtime/invocation/") => {
             let rest = path.trim_start_matches("/2018-06-01/runtime/invocation/");
             match rest.rsplit_once('/') {

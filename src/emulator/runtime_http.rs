@@ -72,6 +72,31 @@ impl HttpServer {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+
+    /// A handle that closes this server's open connections (a restored SnapStart snapshot).
+    pub fn connection_breaker(&self) -> ConnectionBreaker {
+        ConnectionBreaker(self.connections.clone())
+    }
+}
+
+/// Closes a server's open connections from the server's side.
+#[derive(Clone)]
+pub struct ConnectionBreaker(Connections);
+
+impl ConnectionBreaker {
+    /// Shuts down every open connection but the one from `keep` (a client address); returns
+    /// how many were closed.
+    pub fn break_all_except(&self, keep: Option<SocketAddr>) -> usize {
+        let connections = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut closed = 0;
+        for connection in connections.values() {
+            if connection.peer_addr().ok() != keep || keep.is_none() {
+                let _ = connection.shutdown(Shutdown::Both);
+                closed += 1;
+            }
+        }
+        closed
+    }
 }
 
 impl Drop for HttpServer {
@@ -326,6 +351,17 @@ impl Exchange<'_> {
         let mut buf = [0u8; 16 * 1024];
         while self.read_body(&mut buf)? > 0 {}
         Ok(())
+    }
+
+    /// The client's address (the Runtime API keeps one connection open while it breaks the
+    /// others, see `snap_start`).
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.writer.peer_addr().ok()
+    }
+
+    /// Closes the connection once this exchange is answered (`connection: close`).
+    pub fn close_after(&mut self) {
+        self.close = true;
     }
 
     /// Sends a complete response.

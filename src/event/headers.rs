@@ -165,15 +165,15 @@ impl Headers {
     }
 }
 
-/// JSON carried in a header value. DEL may stand raw inside a JSON string, but HTTP forbids
-/// it in a field value (DECISIONS 9), so it is written as `\u007f`: the same JSON, safe bytes.
-/// (JSON allows no other raw control byte, and DEL cannot appear outside a string.)
-fn header_safe_json(json: String) -> String {
-    if json.contains('\u{7f}') {
-        json.replace('\u{7f}', "\\u007f")
-    } else {
-        json
+/// JSON carried in a header value. HTTP forbids control bytes in a field value
+/// (DECISIONS 9); as upstream since 1.0.1, every control byte but TAB is removed. (The JSON
+/// writers escape every control byte below 0x20, so only DEL, which JSON lets stand raw in a
+/// string, is ever found.)
+fn header_safe_json(mut json: String) -> String {
+    if json.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        json.retain(|c| !(c.is_ascii_control() && c != '\t'));
     }
+    json
 }
 
 /// Validates one event header; `Ok(None)` for a header the adapter drops, else the lowercase name.

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::FunctionEnv;
 use crate::json;
+use crate::lambda::context::{ClientContext, CognitoIdentity};
 
 /// How long an invocation may run when the Runtime API gave no usable deadline: Lambda's
 /// longest function timeout.
@@ -18,10 +19,10 @@ pub struct Invocation {
     pub deadline_ms: u64,
     pub invoked_function_arn: String,
     pub trace_id: Option<String>,
-    /// Parsed `Lambda-Runtime-Client-Context` JSON (already validated).
-    pub client_context: Option<serde_json::Value>,
-    /// Parsed `Lambda-Runtime-Cognito-Identity` JSON.
-    pub identity: Option<serde_json::Value>,
+    /// `Lambda-Runtime-Client-Context`, normalised to upstream's keys.
+    pub client_context: Option<ClientContext>,
+    /// `Lambda-Runtime-Cognito-Identity`, normalised to upstream's keys.
+    pub identity: Option<CognitoIdentity>,
     pub tenant_id: Option<String>,
     pub event: Vec<u8>,
     /// Problems with the context headers, logged once with the request id.
@@ -77,18 +78,21 @@ impl Invocation {
         let trace_id = get(header::TRACE_ID)
             .filter(|v| !v.is_empty())
             .map(str::to_string);
-        let mut json_header = |name: &str, label: &str| {
-            let text = get(name).filter(|v| !v.trim().is_empty())?;
-            match serde_json::from_str::<serde_json::Value>(text) {
-                Ok(value) => Some(value),
-                Err(e) => {
-                    warnings.push(format!("{label} is not valid JSON ({e}); sending null"));
-                    None
-                }
-            }
-        };
-        let client_context = json_header(header::CLIENT_CONTEXT, "Lambda-Runtime-Client-Context");
-        let identity = json_header(header::COGNITO_IDENTITY, "Lambda-Runtime-Cognito-Identity");
+        let text = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let unusable =
+            |label: &str, why: String| format!("{label} cannot be used ({why}); sending null");
+        let client_context = text(header::CLIENT_CONTEXT).and_then(|text| {
+            ClientContext::parse(text, &mut warnings).unwrap_or_else(|why| {
+                warnings.push(unusable("Lambda-Runtime-Client-Context", why));
+                None
+            })
+        });
+        let identity = text(header::COGNITO_IDENTITY).and_then(|text| {
+            CognitoIdentity::parse(text, &mut warnings).unwrap_or_else(|why| {
+                warnings.push(unusable("Lambda-Runtime-Cognito-Identity", why));
+                None
+            })
+        });
         let tenant_id = get(header::TENANT_ID)
             .filter(|v| !v.is_empty())
             .map(str::to_string);
@@ -122,9 +126,15 @@ impl Invocation {
         out.extend_from_slice(b",\"xray_trace_id\":");
         json::push_opt(&mut out, self.trace_id.as_deref());
         out.extend_from_slice(b",\"client_context\":");
-        push_value(&mut out, self.client_context.as_ref());
+        match &self.client_context {
+            Some(context) => context.push_json(&mut out),
+            None => out.extend_from_slice(b"null"),
+        }
         out.extend_from_slice(b",\"identity\":");
-        push_value(&mut out, self.identity.as_ref());
+        match &self.identity {
+            Some(identity) => identity.push_json(&mut out),
+            None => out.extend_from_slice(b"null"),
+        }
         out.extend_from_slice(b",\"tenant_id\":");
         json::push_opt(&mut out, self.tenant_id.as_deref());
         out.extend_from_slice(b",\"env_config\":{\"function_name\":");
@@ -140,15 +150,6 @@ impl Invocation {
         out.extend_from_slice(b"}}");
         // Only UTF-8 strings and JSON punctuation went in, so this never replaces anything.
         json::into_string(out)
-    }
-}
-
-fn push_value(out: &mut Vec<u8>, v: Option<&serde_json::Value>) {
-    match v {
-        Some(v) => {
-            let _ = serde_json::to_writer(&mut *out, v);
-        }
-        None => out.extend_from_slice(b"null"),
     }
 }
 
@@ -205,6 +206,7 @@ mod tests {
         assert_eq!(json["deadline"].as_u64().unwrap().to_string(), deadline);
         assert_eq!(json["xray_trace_id"], "Root=1-2");
         assert_eq!(json["client_context"]["custom"]["a"], "b");
+        assert_eq!(json["client_context"]["client"]["appTitle"], "");
         assert_eq!(json["identity"], serde_json::Value::Null);
         assert_eq!(json["tenant_id"], "t1");
         assert_eq!(json["env_config"]["memory"], 512);

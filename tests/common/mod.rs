@@ -157,6 +157,11 @@ impl TestApp {
         }
     }
 
+    /// Every request received so far, readiness checks included, in arrival order.
+    pub fn all_requests(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
     /// Requests received so far, readiness checks left out.
     pub fn requests(&self) -> Vec<Received> {
         self.received
@@ -375,6 +380,18 @@ impl Adapter {
     /// Everything it printed so far, stdout (its log) and stderr.
     pub fn output(&self) -> String {
         String::from_utf8_lossy(&self.output.lock().unwrap()).to_string()
+    }
+
+    /// The output once it contains `needle` (other threads read it), or as it is after 5 s.
+    pub fn log_with(&self, needle: &str) -> String {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.output();
+            if log.contains(needle) || Instant::now() > until {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits (bounded) for the adapter to exit.
