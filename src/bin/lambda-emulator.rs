@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use lambda_adapter::emulator::front_door::FrontDoor;
+use lambda_adapter::emulator::lifecycle::Lifecycle;
+use lambda_adapter::emulator::shutdown::{self, Signals};
 use lambda_adapter::emulator::{EventFormat, InvokeOptions, PostKind, RuntimeApi, process};
 
 const USAGE: &str = "\
@@ -23,6 +25,14 @@ Usage: lambda-emulator [OPTIONS] -- APP_COMMAND [ARGS...]
                        print the posted Lambda response body to stdout, exit 0 (1 on an /error post,
                        printing the error JSON to stderr); the adapter's and the app's own output
                        goes to stderr
+  --no-freeze          do not freeze the adapter and the app between invocations (by default they
+                       are stopped, as Lambda freezes the environment, whenever the runtime waits on
+                       /next with no event queued; never with AWS_LAMBDA_MAX_CONCURRENCY above 1)
+  --max-idle SECS      shut down as Lambda does after SECS without an invocation   [never]
+
+Ctrl-C (or SIGTERM) shuts down as Lambda does: SIGTERM to the app, which has 300 ms to exit,
+then the SHUTDOWN event to extensions registered for it, SIGKILL to what is left at 2,000 ms.
+A second Ctrl-C stops at once.
 
 The adapter gets AWS_LAMBDA_RUNTIME_API=ADDR and function defaults; every AWS_LWA_* and
 AWS_LAMBDA_* variable of the emulator's environment passes through to it (and to the app).
@@ -38,6 +48,8 @@ struct Args {
     adapter: PathBuf,
     timeout: Duration,
     invoke: Option<String>,
+    freeze: bool,
+    max_idle: Option<Duration>,
     app: Vec<String>,
 }
 
@@ -53,6 +65,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         adapter: default_adapter,
         timeout: Duration::from_secs(30),
         invoke: None,
+        freeze: true,
+        max_idle: None,
         app: Vec::new(),
     };
     while let Some(arg) = args.next() {
@@ -75,6 +89,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     })?);
             }
             "--invoke" => parsed.invoke = Some(value("--invoke")?),
+            "--no-freeze" => parsed.freeze = false,
+            "--max-idle" => {
+                let v = value("--max-idle")?;
+                let secs = v.parse::<f64>().ok().filter(|s| *s > 0.0 && *s <= 86_400.0);
+                parsed.max_idle = Some(Duration::from_secs_f64(secs.ok_or_else(|| {
+                    format!("--max-idle {v:?}: expected seconds, more than 0 and at most 86400")
+                })?));
+            }
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -117,6 +139,8 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         None => process::ChildOutput::Inherit,
     };
     let mut children = process::spawn(&args.adapter, &runtime_addr, &args.app, output)?;
+    let lifecycle = runtime.lifecycle();
+    freeze_between_invocations(args, &lifecycle, &children);
     let options = InvokeOptions {
         timeout: args.timeout,
         ..InvokeOptions::default()
@@ -139,7 +163,10 @@ fn run(args: &Args) -> Result<ExitCode, String> {
                 }
                 message
             })?;
-        children.stop();
+        // The invocation ends when the runtime asks for the next event (work after the
+        // response included); then the environment shuts down as Lambda's would.
+        wait_for_next_poll(&lifecycle, &mut children, posted.deadline_ms);
+        shut_down(&lifecycle, &mut children, "the invocation is done");
         let mut stdout = std::io::stdout();
         return Ok(match posted.kind {
             PostKind::Error => {
@@ -179,8 +206,23 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         args.source,
         runtime_addr
     );
+    let signals = Signals::catch()?;
     loop {
         std::thread::sleep(Duration::from_millis(200));
+        if let Some(signal) = signals.received() {
+            let (why, code) = match signal {
+                2 => ("Ctrl-C", 130),
+                _ => ("SIGTERM", 143),
+            };
+            shut_down(&lifecycle, &mut children, why);
+            return Ok(ExitCode::from(code));
+        }
+        let idle = lifecycle.idle_for().unwrap_or_default();
+        if args.max_idle.is_some_and(|max| idle >= max) {
+            let why = format!("idle for {:.1} s (--max-idle)", idle.as_secs_f64());
+            shut_down(&lifecycle, &mut children, &why);
+            return Ok(ExitCode::SUCCESS);
+        }
         if let Some(exited) = children.exited() {
             for error in runtime.init_errors() {
                 eprintln!("lambda-emulator: reported init error: {}", error.body);
@@ -188,6 +230,44 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             return Err(format!("{exited}; stopping"));
         }
     }
+}
+
+/// Freezing is on unless `--no-freeze`, and never with concurrent invocations (Lambda
+/// Managed Instances do not freeze).
+fn freeze_between_invocations(args: &Args, lifecycle: &Lifecycle, children: &process::Children) {
+    let concurrency = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(1);
+    if !args.freeze || concurrency > 1 {
+        return;
+    }
+    lifecycle
+        .freezer
+        .attach(&[children.adapter.id(), children.app.id()]);
+    eprintln!(
+        "lambda-emulator: the adapter and the app are frozen between invocations, as on Lambda (--no-freeze to keep them running)"
+    );
+}
+
+/// Waits until the runtime asks for its next event, at most until the invocation's deadline.
+fn wait_for_next_poll(lifecycle: &Lifecycle, children: &mut process::Children, deadline_ms: u64) {
+    while lifecycle.idle_for().is_none()
+        && lambda_adapter::emulator::now_ms() < deadline_ms
+        && children.exited().is_none()
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn shut_down(lifecycle: &Lifecycle, children: &mut process::Children, why: &str) {
+    shutdown::shut_down(
+        &lifecycle.freezer,
+        &lifecycle.shutdown,
+        children,
+        why,
+        "spindown",
+    );
 }
 
 fn read_event(file: &str) -> Result<Vec<u8>, String> {

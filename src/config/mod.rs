@@ -7,6 +7,7 @@
 
 mod endpoint;
 mod error;
+mod lifecycle;
 mod values;
 
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +16,7 @@ use std::time::Duration;
 pub use endpoint::{ApiEndpoint, parse_api_endpoints};
 pub use error::ConfigError;
 use error::invalid;
+pub use lifecycle::{DEFAULT_METRICS_NAMESPACE, MetricsConfig};
 pub use values::{is_token_byte, literal_ip, parse_bool, parse_status_list};
 use values::{parse_pass_through_path, parse_port, parse_readiness_path, resolve_host};
 
@@ -77,6 +79,10 @@ pub struct Config {
     pub max_concurrency: usize,
     /// SnapStart: no keep-alive to the app, since a restored snapshot's sockets are dead.
     pub snap_start: bool,
+    /// `AWS_LWA_IDLE_CHECK_PATH`: polled after each response until the app is idle.
+    pub idle_check_path: Option<String>,
+    /// `AWS_LWA_ENABLE_METRICS`: `None` when off.
+    pub metrics: Option<MetricsConfig>,
     /// Non-fatal findings to log once logging is up (deprecated names, defaults used).
     pub warnings: Vec<String>,
 }
@@ -230,6 +236,9 @@ impl Config {
             None => 1,
         };
         let snap_start = lookup("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Some("snap-start");
+        let idle_check_path =
+            lifecycle::idle_check_path(&lookup, max_concurrency, &mut env.warnings)?;
+        let metrics = lifecycle::metrics(&lookup)?;
 
         Ok(Config {
             app_host,
@@ -251,6 +260,8 @@ impl Config {
             function,
             max_concurrency,
             snap_start,
+            idle_check_path,
+            metrics,
             warnings: env.warnings,
         })
     }

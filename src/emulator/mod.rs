@@ -7,14 +7,20 @@
 //! - [`front_door`]: plain HTTP in, event out, the posted Lambda response back out as HTTP.
 //! - [`http`]: the small HTTP/1.1 server both are built on.
 //! - [`process`]: the adapter and the app as child processes that never outlive the emulator.
+//! - [`lifecycle`]: when the environment is busy or idle, as the Runtime API sees it; with
+//!   [`freeze`] (stopped between invocations, as Lambda freezes it) and [`shutdown`] (Lambda's
+//!   shutdown phase: `SIGTERM`, `SHUTDOWN` events, `SIGKILL`).
 //!
 //! The `lambda-emulator` binary strings them together.
 
 pub mod events;
+pub mod freeze;
 pub mod front_door;
 pub mod http;
+pub mod lifecycle;
 pub mod process;
 pub mod runtime_api;
+pub mod shutdown;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 /// How long stopped children get to exit on SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-const WATCHDOG: &str = r#"read -r _ ; for g in "$@"; do kill -s TERM -- "-$g" 2>/dev/null; done; sleep 2; for g in "$@"; do kill -s KILL -- "-$g" 2>/dev/null; done; exit 0"#;
+// CONT after TERM: a child frozen between invocations (freeze.rs) handles TERM only then.
+const WATCHDOG: &str = r#"read -r _ ; for g in "$@"; do kill -s TERM -- "-$g" 2>/dev/null; kill -s CONT -- "-$g" 2>/dev/null; done; sleep 2; for g in "$@"; do kill -s KILL -- "-$g" 2>/dev/null; done; exit 0"#;
 
 /// The function's defaults the adapter expects Lambda to set; the emulator's own environment
 /// overrides them.
@@ -131,6 +132,8 @@ impl Children {
     pub fn stop(&mut self) {
         let groups = [self.adapter.id(), self.app.id()];
         signal_groups("-TERM", &groups);
+        // A child frozen between invocations (freeze.rs) handles TERM only once thawed.
+        signal_groups("-CONT", &groups);
         let until = Instant::now() + STOP_GRACE;
         while Instant::now() < until {
             let adapter_done = matches!(self.adapter.try_wait(), Ok(Some(_)) | Err(_));

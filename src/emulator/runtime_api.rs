@@ -17,6 +17,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use percent_encoding::percent_decode_str;
 
 use super::http::{Exchange, HttpServer};
+use super::lifecycle::Lifecycle;
 use super::{InvokeOptions, PostKind, Posted, new_id, new_trace_id, now_ms};
 
 /// Lambda's limit on a buffered response (the Runtime API rejects more).
@@ -113,6 +114,8 @@ struct Shared {
     next_polls: AtomicUsize,
     shutdown: AtomicBool,
     function_arn: String,
+    /// Busy or idle, frozen or not, shutdown events (see `lifecycle.rs`).
+    lifecycle: Arc<Lifecycle>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -265,6 +268,7 @@ impl RuntimeApi {
                 "arn:aws:lambda:us-east-1:123456789012:function:{}",
                 function_name()
             ),
+            lifecycle: Arc::default(),
         });
         let handler = {
             let shared = shared.clone();
@@ -311,6 +315,11 @@ impl RuntimeApi {
 
     pub fn init_errors(&self) -> Vec<InitError> {
         lock(&self.invoker.shared.init_errors).clone()
+    }
+
+    /// The environment's phases: freezing, idle time, shutdown events.
+    pub fn lifecycle(&self) -> Arc<Lifecycle> {
+        self.invoker.shared.lifecycle.clone()
     }
 
     /// Ends long polls (extension `event/next` answers `SHUTDOWN`) and stops serving.
@@ -420,6 +429,7 @@ fn register(ex: &mut Exchange<'_>, shared: &Shared) {
         return;
     }
     let id = new_id();
+    shared.lifecycle.shutdown.registered(&id, &body);
     lock(&shared.registrations).push(Registration {
         name,
         id: id.clone(),
@@ -437,17 +447,19 @@ fn register(ex: &mut Exchange<'_>, shared: &Shared) {
     );
 }
 
-/// With no events subscribed, Lambda answers only at shutdown.
+/// Lambda answers only with the events an extension registered for (here: `SHUTDOWN`).
 fn extension_next(ex: &mut Exchange<'_>, shared: &Shared) {
-    while !shared.shutdown.load(Ordering::SeqCst) {
-        std::thread::sleep(POLL_SLICE);
-    }
-    let body = serde_json::json!({ "eventType": "SHUTDOWN", "deadlineMs": now_ms() + 2000, "shutdownReason": "spindown" });
+    let id = ex
+        .header("Lambda-Extension-Identifier")
+        .unwrap_or_default()
+        .to_string();
+    let body = shared.lifecycle.shutdown.next_event(&id, &shared.shutdown);
     respond_json(ex, 200, &body);
 }
 
 fn runtime_next(ex: &mut Exchange<'_>, shared: &Shared) {
     shared.next_polls.fetch_add(1, Ordering::SeqCst);
+    shared.lifecycle.poll_started(!shared.queue_rx.is_empty());
     let queued = loop {
         if shared.shutdown.load(Ordering::SeqCst) {
             // The adapter retries a failed poll; there is nothing left to hand out.
@@ -464,6 +476,7 @@ fn runtime_next(ex: &mut Exchange<'_>, shared: &Shared) {
             Err(_) => continue,
         }
     };
+    shared.lifecycle.handed_out();
     let options = &queued.options;
     let deadline_ms = now_ms() + options.timeout.as_millis() as u64;
     let trace_id = options.trace_id.clone().unwrap_or_else(new_trace_id);
