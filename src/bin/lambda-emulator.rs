@@ -242,9 +242,11 @@ fn freeze_between_invocations(args: &Args, lifecycle: &Lifecycle, children: &pro
     if !args.freeze || concurrency > 1 {
         return;
     }
+    // The app first, so at a thaw its expired timers run no later than the adapter does, as
+    // when the whole environment thaws at once.
     lifecycle
         .freezer
-        .attach(&[children.adapter.id(), children.app.id()]);
+        .attach(&[children.app.id(), children.adapter.id()]);
     eprintln!(
         "lambda-emulator: the adapter and the app are frozen between invocations, as on Lambda (--no-freeze to keep them running)"
     );

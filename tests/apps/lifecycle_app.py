@@ -6,6 +6,7 @@ Routes (HTTP/1.1, keep-alive):
   GET /work?ms=M&steps=S  answers at once, then works M ms in S steps in a background thread,
                         printing "work N step i/S" and "work N done"
   GET /idle             204 when no work is running, 503 while some is (AWS_LWA_IDLE_CHECK_PATH)
+  GET /sleep?ms=M       answers after M ms (an invocation that keeps the environment thawed)
 
 Environment: AWS_LWA_PORT; KEEP_ALIVE_TIMEOUT (seconds an idle connection is kept, as
 gunicorn's --keep-alive or uvicorn's --timeout-keep-alive); SIGTERM_DELAY_MS (how long the
@@ -78,6 +79,9 @@ class Handler(BaseHTTPRequestHandler):
                 running += 1
             self.send(202, json.dumps({"work": n}).encode())
             threading.Thread(target=work, args=(n, ms, steps), daemon=True).start()
+        elif url.path == "/sleep":
+            time.sleep(int(query.get("ms", ["100"])[0]) / 1000)
+            self.send(200, b"{}")
         elif url.path == "/idle":
             with lock:
                 busy = running > 0
@@ -109,6 +113,7 @@ def extension():
     with urllib.request.urlopen(register) as answer:
         ext_id = answer.headers["Lambda-Extension-Identifier"]
     say("extension: registered for SHUTDOWN")
+    open(os.environ["EXTENSION_READY_FILE"], "w").close()
     next_event = urllib.request.Request(api + "/event/next", headers={"Lambda-Extension-Identifier": ext_id})
     with urllib.request.urlopen(next_event) as answer:
         event = json.load(answer)
@@ -123,8 +128,15 @@ if __name__ == "__main__":
         sys.exit(0)
     signal.signal(signal.SIGTERM, on_sigterm)
     if os.environ.get("WITH_EXTENSION") == "1":
+        # On Lambda extensions register before the runtime starts: listen (and so let the
+        # adapter take events, after which the environment may freeze) only once it has.
         import subprocess
-        subprocess.Popen([sys.executable, __file__, "--extension"])
+        import tempfile
+        ready = os.path.join(tempfile.mkdtemp(), "registered")
+        subprocess.Popen([sys.executable, __file__, "--extension"], env={**os.environ, "EXTENSION_READY_FILE": ready})
+        until = time.monotonic() + 10
+        while not os.path.exists(ready) and time.monotonic() < until:
+            time.sleep(0.01)
     server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["AWS_LWA_PORT"])), Handler)
     server.daemon_threads = True
     say("app: listening")
