@@ -21,6 +21,7 @@ trap 'stop_all; rm -rf "$WORK"' EXIT
 
 ALL=(flask fastapi-sse express nginx sqs-consumer nextjs django php java sinatra)
 [ -x examples/python-stdlib/run.sh ] && ALL+=(python-stdlib)
+ALL+=(fastapi-background)
 NAMES=("$@")
 [ ${#NAMES[@]} -gt 0 ] || NAMES=("${ALL[@]}")
 
@@ -61,6 +62,9 @@ cases_of() {
         echo 'events/css.json http 200 color: #ff9900' ;;
     sqs-consumer)
         echo 'events/sqs-batch.json batch - 2e1424d4-f796-459a-8184-9c92662be6da|c80e8021-a70a-42c7-a470-796e1186f753' ;;
+    fastapi-background) # the receipt is sent after the first response; the second reads it
+        echo 'events/order.json http 202 "order":"A-1001"|"status":"accepted"'
+        echo 'events/receipt.json http 200 "order":"A-1001"|"receipt":"sent"' ;;
     python-stdlib) # helper A's example: its home page answers
         echo "$REPO/tests/examples/get-root.json http 200 -" ;;
     *) return 1 ;;

@@ -7,6 +7,7 @@
 
 mod endpoint;
 mod error;
+mod lifecycle;
 mod values;
 
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +16,7 @@ use std::time::Duration;
 pub use endpoint::{ApiEndpoint, parse_api_endpoints};
 pub use error::ConfigError;
 use error::invalid;
+pub use lifecycle::{DEFAULT_METRICS_NAMESPACE, MetricsConfig};
 pub use values::{is_token_byte, literal_ip, parse_bool, parse_seconds, parse_status_list};
 use values::{parse_pass_through_path, parse_port, parse_readiness_path, resolve_host};
 
@@ -80,6 +82,10 @@ pub struct Config {
     /// How long a connection to the app may stay idle and still be reused
     /// (`AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS`); `None`: a new connection per request.
     pub pool_idle_timeout: Option<Duration>,
+    /// `AWS_LWA_IDLE_CHECK_PATH`: polled after each response until the app is idle.
+    pub idle_check_path: Option<String>,
+    /// `AWS_LWA_ENABLE_METRICS`: `None` when off.
+    pub metrics: Option<MetricsConfig>,
     /// Non-fatal findings to log once logging is up (deprecated names, defaults used).
     pub warnings: Vec<String>,
 }
@@ -242,6 +248,9 @@ impl Config {
         // Under SnapStart every connection may outlive the snapshot's sockets (as upstream).
         let pool_idle_timeout =
             (!snap_start && !pool_idle_timeout.is_zero()).then_some(pool_idle_timeout);
+        let idle_check_path =
+            lifecycle::idle_check_path(&lookup, max_concurrency, &mut env.warnings)?;
+        let metrics = lifecycle::metrics(&lookup)?;
 
         Ok(Config {
             app_host,
@@ -264,6 +273,8 @@ impl Config {
             max_concurrency,
             snap_start,
             pool_idle_timeout,
+            idle_check_path,
+            metrics,
             warnings: env.warnings,
         })
     }

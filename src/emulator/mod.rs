@@ -12,18 +12,24 @@
 //!   reading request bodies with `request_body`.
 //! - [`http_head`]: status lines and header lines, as both servers write them.
 //! - [`process`]: the adapter and the app as child processes that never outlive the emulator.
+//! - [`lifecycle`]: when the environment is busy or idle, as the Runtime API sees it; with
+//!   [`freeze`] (stopped between invocations, as Lambda freezes it) and [`shutdown`] (Lambda's
+//!   shutdown phase: `SIGTERM`, `SHUTDOWN` events, `SIGKILL`).
 //!
 //! The `lambda-emulator` binary strings them together.
 
 pub mod events;
+pub mod freeze;
 pub mod front_door;
 pub mod function_response;
 pub mod http_head;
 pub mod invocations;
+pub mod lifecycle;
 pub mod process;
 mod request_body;
 pub mod runtime_api;
 pub mod runtime_http;
+pub mod shutdown;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

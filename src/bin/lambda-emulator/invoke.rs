@@ -33,13 +33,14 @@ pub enum Outcome {
 }
 
 /// Follows the invocation: a buffered answer is printed when complete, a stream as it arrives.
-pub fn relay(pending: &mut Pending) -> Outcome {
+/// `deadline` is set once a `/next` poll hands the invocation out.
+pub fn relay(pending: &mut Pending, deadline: &mut Option<u64>) -> Outcome {
     let mut kind = PostKind::Response;
     let mut body = Vec::new();
     let mut stream: Option<StreamOutput> = None;
     loop {
         match pending.next_delivery() {
-            Ok(Delivery::Started { .. }) => {}
+            Ok(Delivery::Started { deadline_ms }) => *deadline = Some(deadline_ms),
             Ok(Delivery::Head { kind: k, .. }) => {
                 kind = k;
                 if kind == PostKind::Streamed {
