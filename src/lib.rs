@@ -29,6 +29,8 @@
 //! - [`worker`] strings them together: `next` → event → app → reply → post. `main.rs` starts
 //!   the workers once [`config`] is read and the app is ready, and under SnapStart once
 //!   [`snap_start`] has played the checkpoint and the restore.
+//! - [`lifecycle`] (used by the worker, opt-in): the idle check that lets the app's work after
+//!   the response finish before the next `/next`, and the metrics in Embedded Metric Format.
 //! - [`deadline_stream`] bounds every socket wait by the invocation's deadline; [`json`] writes
 //!   the JSON of the hot path; [`logging`] is `AWS_LAMBDA_LOG_LEVEL` / `_FORMAT`.
 //! - [`emulator`] (feature `emulator`): a local Lambda for development and tests.
@@ -45,6 +47,7 @@ pub mod emulator;
 pub mod event;
 pub mod json;
 pub mod lambda;
+pub mod lifecycle;
 pub mod logging;
 pub mod reply;
 pub mod snap_start;

@@ -10,12 +10,13 @@
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lambda_adapter::app::readiness::Readiness;
 use lambda_adapter::config::{self, Config, ConfigError};
 use lambda_adapter::lambda::registration::Registration;
 use lambda_adapter::lambda::{self, ExtensionClient};
+use lambda_adapter::lifecycle::metrics::Metrics;
 use lambda_adapter::{logging, snap_start, worker};
 
 /// How long async init waits for the app before taking invocations anyway (as upstream).
@@ -46,6 +47,10 @@ It is configured only through environment variables:
   AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS            idle app connection kept this long, 0 = never [4]
   AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH     SnapStart: app path POSTed before the snapshot [none]
   AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH         SnapStart: app path POSTed after a restore [none]
+  AWS_LWA_IDLE_CHECK_PATH                      after each response, GET this path until the app
+                                               answers 2xx (503 = busy) before the next event [none]
+  AWS_LWA_ENABLE_METRICS                       EMF metric lines on stdout (cold start, invocation) [false]
+  AWS_LWA_METRICS_NAMESPACE                    CloudWatch namespace of those metrics [LambdaAdapter]
   AWS_LAMBDA_LOG_LEVEL / RUST_LOG              log level                       [INFO]
   AWS_LAMBDA_LOG_FORMAT                        Text or JSON                    [Text]
 
@@ -75,6 +80,7 @@ fn main() -> ExitCode {
         }
         None => {}
     }
+    let started = Instant::now();
     logging::init();
 
     let config = match Config::from_env() {
@@ -138,6 +144,9 @@ fn main() -> ExitCode {
         }
     } else {
         registration.init_done();
+    }
+    if let Some(metrics) = Metrics::new(&config) {
+        metrics.cold_start(ready.then(|| started.elapsed()), config.async_init);
     }
     worker::run(&config, ready, warm);
     ExitCode::FAILURE

@@ -16,6 +16,8 @@ use crate::event::{self, Rejected};
 use crate::lambda::invocation::Invocation;
 use crate::lambda::post::Poster;
 use crate::lambda::{ApiError, Next, RuntimeClient};
+use crate::lifecycle::after_response::IdleCheck;
+use crate::lifecycle::metrics::{Metrics, Outcome, Trace};
 use crate::logging;
 use crate::reply::buffered::{MAX_BUFFERED_BODY, encode_within_limit};
 use crate::reply::error_status::error_status_reply;
@@ -62,6 +64,11 @@ pub struct Worker<'a> {
     app_ready: bool,
     /// Posts the answers, on a connection of its own kept between invocations.
     poster: Poster,
+    /// `AWS_LWA_IDLE_CHECK_PATH`: holds the next `/next` until the app's work is done.
+    idle_check: Option<IdleCheck>,
+    /// `AWS_LWA_ENABLE_METRICS`: one EMF line per invocation, from what `trace` noted.
+    metrics: Option<Metrics>,
+    trace: Trace,
 }
 
 impl<'a> Worker<'a> {
@@ -85,6 +92,9 @@ impl<'a> Worker<'a> {
             readiness: Readiness::new(config),
             app_ready,
             poster: Poster::new(config.runtime_api.clone()),
+            idle_check: IdleCheck::new(config),
+            metrics: Metrics::new(config),
+            trace: Trace::start(),
         }
     }
 
@@ -119,10 +129,18 @@ impl<'a> Worker<'a> {
             for warning in &invocation.warnings {
                 log::warn!("{warning}");
             }
-            let started = Instant::now();
+            self.trace = Trace::start();
             let reply = self.handle(&invocation);
+            let outcome = self
+                .metrics
+                .is_some()
+                .then(|| Outcome::of(&reply, &self.trace));
             self.post(&invocation, reply);
-            log::debug!("invocation done in {} ms", started.elapsed().as_millis());
+            log::debug!(
+                "invocation done in {} ms",
+                self.trace.started.elapsed().as_millis()
+            );
+            self.after_response(&invocation, outcome);
             logging::set_invocation(None);
         }
     }
@@ -141,6 +159,7 @@ impl<'a> Worker<'a> {
         let (source, request) = match event::to_request(&invocation.event, config, invocation) {
             Ok(converted) => converted,
             Err(Rejected::BadRequest { source, message }) => {
+                self.trace.source = Some(source);
                 log::warn!("malformed {source:?} event, answering 400: {message}");
                 return Reply::Response(event::adapter_response(
                     source,
@@ -153,6 +172,7 @@ impl<'a> Worker<'a> {
                 return Reply::error("Adapter.InvalidEvent", message);
             }
         };
+        self.trace.source = Some(source);
         // The SnapStart hooks are the adapter's to call, never an event's (DECISIONS 28):
         // checked on the target the app would receive, after AWS_LWA_REMOVE_BASE_PATH.
         if let Some(hook) = config.snap_start_hooks.guarding(&request.target) {
@@ -162,6 +182,7 @@ impl<'a> Worker<'a> {
                 hook.path,
                 hook.variable
             );
+            self.trace.app_not_asked();
             return Reply::Response(event::adapter_response(source, 403, "Forbidden"));
         }
         log::debug!(
@@ -176,9 +197,11 @@ impl<'a> Worker<'a> {
             .then(|| compression::accept_encoding(&request))
             .flatten();
         let error_status_codes = config.error_status_codes.as_deref();
+        self.trace.app_started();
         let mut exchange = match self.app.send(&request, deadline) {
             Ok(exchange) => exchange,
             Err(e) if e.kind == AppErrorKind::InvalidRequest => {
+                self.trace.app_not_asked();
                 log::warn!("malformed {source:?} event, answering 400: {}", e.message);
                 return Reply::Response(event::adapter_response(
                     source,
@@ -186,19 +209,29 @@ impl<'a> Worker<'a> {
                     &format!("Bad Request: {}", e.message),
                 ));
             }
-            Err(e) => return Reply::app_failure(e),
+            Err(e) => {
+                self.trace.app_finished(None);
+                return Reply::app_failure(e);
+            }
         };
-        if error_status_codes.is_some_and(|codes| codes.contains(&exchange.head.status)) {
-            return error_status_reply(&mut exchange);
+        let status = exchange.head.status;
+        if error_status_codes.is_some_and(|codes| codes.contains(&status)) {
+            let reply = error_status_reply(&mut exchange);
+            self.trace.app_finished(Some(status));
+            return reply;
         }
         exchange.head.remove_header_swapping("transfer-encoding");
 
         // App response → Lambda.
         if config.invoke_mode == InvokeMode::ResponseStream {
-            return stream::stream_with(&mut self.poster, invocation, &mut exchange, deadline);
+            let reply = stream::stream_with(&mut self.poster, invocation, &mut exchange, deadline);
+            self.trace.app_finished(Some(status));
+            return reply;
         }
         let mut body = Vec::new();
-        if let Err(e) = exchange.read_body(&mut body, MAX_BUFFERED_BODY) {
+        let read = exchange.read_body(&mut body, MAX_BUFFERED_BODY);
+        self.trace.app_finished(read.is_ok().then_some(status));
+        if let Err(e) = read {
             return Reply::app_failure(e);
         }
         let mut head = std::mem::take(&mut exchange.head);
@@ -212,6 +245,17 @@ impl<'a> Worker<'a> {
             body = compression::compress(&mut head, body, accept_encoding.as_deref());
         }
         encode_within_limit(source, &head, &body)
+    }
+
+    /// The caller has its answer. With an idle check, the next `/next` waits until the app's
+    /// work after the response is done (Lambda freezes the environment at `/next`); then the
+    /// metrics line, if metrics are on.
+    fn after_response(&mut self, invocation: &Invocation, outcome: Option<Outcome>) {
+        let posted_at = Instant::now();
+        let held = (self.idle_check.as_ref()).map(|idle| idle.wait(&mut self.app, invocation));
+        if let (Some(metrics), Some(outcome)) = (&self.metrics, outcome) {
+            metrics.invocation(invocation, &self.trace, &outcome, posted_at, held);
+        }
     }
 
     /// Posts the reply. A failed post is logged and the worker goes on (DECISIONS 5); a

@@ -900,3 +900,48 @@ fn rie_has_no_snap_start_endpoints_and_the_adapter_says_so() {
         rie.logs()
     );
 }
+
+/// Under AWS's RIE, with tests/apps/lifecycle_app.py: the idle check holds the adapter's next
+/// `/next` while the app's work after the response runs (RIE does not freeze, so the work
+/// would finish anyway; what RIE shows is the adapter's side), and the EMF metric lines reach
+/// RIE's log, one per cold start and per invocation, `AfterResponseWait` covering the work.
+#[test]
+fn rie_idle_check_and_metric_lines() {
+    if !should_run("rie_idle_check_and_metric_lines") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let rie = Rie::start_app(
+        "lifecycle",
+        &Path::new(REPO).join("tests/apps/lifecycle_app.py"),
+        &[
+            ("AWS_LWA_IDLE_CHECK_PATH", "/idle"),
+            ("AWS_LWA_ENABLE_METRICS", "true"),
+        ],
+    );
+    let response = rie.invoke(&v2_event("/work", "ms=600&steps=3"));
+    assert_eq!(response["statusCode"], 202, "{}", rie.logs());
+    // The next invocation is served once the adapter asks for it, after the work.
+    let response = rie.invoke(&v2_event("/hello", ""));
+    assert_eq!(response["statusCode"], 200, "{}", rie.logs());
+    let logs = rie.logs();
+    let done = logs.find("work 1 done").expect("the work ran to its end");
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| l.find("{\"_aws\"").map(|at| &l[at..]))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), 3, "{logs}");
+    assert_eq!(lines[0]["ColdStarts"], 1);
+    let work = &lines[1];
+    assert_eq!(work["StatusCode"], 202);
+    assert!(
+        work["AfterResponseWait"].as_f64().unwrap() >= 500.0,
+        "{work}"
+    );
+    assert!(
+        logs.find("\"StatusCode\":202").unwrap() > done,
+        "the line is written once the wait is over"
+    );
+    assert_eq!(lines[2]["StatusClass"], "2xx");
+}

@@ -621,7 +621,26 @@ fn help_documents_exit_statuses_sources_and_timing() {
         "Exit status of --invoke",
         "--fail-on-status",
         "504",
+        "--no-freeze",
+        "--max-idle",
+        "exit 130 or 143",
     ] {
         assert!(help.contains(expected), "no {expected:?} in --help");
     }
+}
+
+#[test]
+fn the_readme_shows_the_help_as_the_binary_prints_it() {
+    let output = Command::new(EMULATOR).arg("--help").output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let marker = "`lambda-emulator --help`:\n\n```\n";
+    let start = readme.find(marker).expect("the README shows the help") + marker.len();
+    let block = &readme[start..];
+    let block = &block[..block.find("```\n").unwrap()];
+    assert_eq!(
+        block, help,
+        "README's --help block differs from the binary's"
+    );
 }

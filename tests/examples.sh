@@ -21,6 +21,7 @@ trap 'stop_all; rm -rf "$WORK"' EXIT
 
 ALL=(flask fastapi-sse express nginx sqs-consumer nextjs django php java sinatra snapstart)
 [ -x examples/python-stdlib/run.sh ] && ALL+=(python-stdlib)
+ALL+=(fastapi-background)
 NAMES=("$@")
 [ ${#NAMES[@]} -gt 0 ] || NAMES=("${ALL[@]}")
 
@@ -66,6 +67,9 @@ cases_of() {
         echo 'emulator:events/state.json http 200 "pool": "open"|"poolGeneration": 2|"beforeCheckpoint": 1|"afterRestore": 1'
         echo 'rie:events/state.json http 200 "pool": "open"|"poolGeneration": 1|"afterRestore": 0'
         echo 'events/hook.json http 403 Forbidden' ;;
+    fastapi-background) # the receipt is sent after the first response; the second reads it
+        echo 'events/order.json http 202 "order":"A-1001"|"status":"accepted"'
+        echo 'events/receipt.json http 200 "order":"A-1001"|"receipt":"sent"' ;;
     python-stdlib) # helper A's example: its home page answers
         echo "$REPO/tests/examples/get-root.json http 200 -" ;;
     *) return 1 ;;

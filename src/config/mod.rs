@@ -8,6 +8,7 @@
 mod endpoint;
 mod error;
 mod hook_path;
+mod lifecycle;
 mod values;
 
 use std::net::{IpAddr, SocketAddr};
@@ -17,6 +18,7 @@ pub use endpoint::{ApiEndpoint, parse_api_endpoints};
 pub use error::ConfigError;
 use error::invalid;
 pub use hook_path::{HookPath, SnapStartHooks};
+pub use lifecycle::{DEFAULT_METRICS_NAMESPACE, MetricsConfig};
 pub use values::{is_token_byte, literal_ip, parse_bool, parse_seconds, parse_status_list};
 use values::{parse_pass_through_path, parse_port, parse_readiness_path, resolve_host};
 
@@ -88,6 +90,10 @@ pub struct Config {
     pub pool_idle_timeout: Option<Duration>,
     /// The SnapStart hook paths; events aimed at them are refused whenever they are set.
     pub snap_start_hooks: SnapStartHooks,
+    /// `AWS_LWA_IDLE_CHECK_PATH`: polled after each response until the app is idle.
+    pub idle_check_path: Option<String>,
+    /// `AWS_LWA_ENABLE_METRICS`: `None` when off.
+    pub metrics: Option<MetricsConfig>,
     /// Non-fatal findings to log once logging is up (deprecated names, defaults used).
     pub warnings: Vec<String>,
     /// Settings taken differently than written, logged at INFO once logging is up.
@@ -290,6 +296,9 @@ impl Config {
         // Under SnapStart every connection may outlive the snapshot's sockets (as upstream).
         let pool_idle_timeout =
             (!snap_start && !pool_idle_timeout.is_zero()).then_some(pool_idle_timeout);
+        let idle_check_path =
+            lifecycle::idle_check_path(&lookup, max_concurrency, &mut env.warnings)?;
+        let metrics = lifecycle::metrics(&lookup)?;
 
         Ok(Config {
             app_host,
@@ -314,6 +323,8 @@ impl Config {
             snap_start,
             pool_idle_timeout,
             snap_start_hooks,
+            idle_check_path,
+            metrics,
             warnings: env.warnings,
             notices,
         })

@@ -141,6 +141,12 @@ impl Invocations {
         }
     }
 
+    /// Whether an invocation waits in the queue (one cancelled meanwhile counts until a poll
+    /// skips it), so that a `/next` poll does not freeze the environment with work waiting.
+    pub fn has_queued(&self) -> bool {
+        !self.queue_rx.is_empty()
+    }
+
     /// The oldest queued invocation, waiting at most `wait`; it is in flight from then on.
     pub fn take(&self, wait: Duration) -> Option<HandedOut> {
         let until = Instant::now() + wait;

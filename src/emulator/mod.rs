@@ -13,18 +13,24 @@
 //! - [`http_head`]: status lines and header lines, as both servers write them.
 //! - [`process`]: the adapter and the app as child processes that never outlive the emulator.
 //! - [`snap_start`]: SnapStart's snapshot and restore (`--snap-start`).
+//! - [`lifecycle`]: when the environment is busy or idle, as the Runtime API sees it; with
+//!   [`freeze`] (stopped between invocations, as Lambda freezes it) and [`shutdown`] (Lambda's
+//!   shutdown phase: `SIGTERM`, `SHUTDOWN` events, `SIGKILL`).
 //!
 //! The `lambda-emulator` binary strings them together.
 
 pub mod events;
+pub mod freeze;
 pub mod front_door;
 pub mod function_response;
 pub mod http_head;
 pub mod invocations;
+pub mod lifecycle;
 pub mod process;
 mod request_body;
 pub mod runtime_api;
 pub mod runtime_http;
+pub mod shutdown;
 pub mod snap_start;
 
 use std::sync::atomic::{AtomicU64, Ordering};

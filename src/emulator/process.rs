@@ -8,7 +8,8 @@
 //!
 //! While the emulator runs, a [`Supervisor`] thread watches both: when either exits, the
 //! emulator is told at once (so no invocation waits for a function that is gone) and the other
-//! is stopped too.
+//! is stopped too. The shutdown phase (`shutdown.rs`) runs on that thread, through
+//! [`Supervisor::stop_with`], so a child it ends is not taken for one that failed.
 
 use std::io::ErrorKind;
 use std::os::unix::process::CommandExt;
@@ -24,7 +25,8 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// How often the supervisor looks whether a child has exited.
 const WATCH_INTERVAL: Duration = Duration::from_millis(50);
 
-const WATCHDOG: &str = r#"read -r _ ; for g in "$@"; do kill -s TERM -- "-$g" 2>/dev/null; done; sleep 2; for g in "$@"; do kill -s KILL -- "-$g" 2>/dev/null; done; exit 0"#;
+// CONT after TERM: a child frozen between invocations (freeze.rs) handles TERM only then.
+const WATCHDOG: &str = r#"read -r _ ; for g in "$@"; do kill -s TERM -- "-$g" 2>/dev/null; kill -s CONT -- "-$g" 2>/dev/null; done; sleep 2; for g in "$@"; do kill -s KILL -- "-$g" 2>/dev/null; done; exit 0"#;
 
 /// The function's defaults the adapter expects Lambda to set; the emulator's own environment
 /// overrides them.
@@ -160,7 +162,9 @@ impl Children {
             return;
         }
         let groups = [self.adapter.id(), self.app.id()];
-        signal_groups("-TERM", &groups);
+        signal_groups("TERM", &groups);
+        // A child frozen between invocations (freeze.rs) handles TERM only once thawed.
+        signal_groups("CONT", &groups);
         let until = Instant::now() + STOP_GRACE;
         while Instant::now() < until {
             let adapter_done = matches!(self.adapter.try_wait(), Ok(Some(_)) | Err(_));
@@ -170,7 +174,7 @@ impl Children {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        signal_groups("-KILL", &groups);
+        signal_groups("KILL", &groups);
         let _ = self.adapter.kill();
         let _ = self.app.kill();
         let _ = self.adapter.wait();
@@ -183,13 +187,33 @@ impl Children {
     }
 }
 
-fn signal_groups(signal: &str, groups: &[u32]) {
+/// Sends `signal` (a name such as `TERM`) to every process of each group, with the system's
+/// `kill` (std has no signal call and this crate has no unsafe code). False when `kill` could
+/// not run or reported that no group took the signal.
+pub fn signal_groups(signal: &str, groups: &[u32]) -> bool {
+    if groups.is_empty() {
+        return true;
+    }
     let mut kill = Command::new("kill");
-    kill.arg(signal).arg("--");
+    kill.arg("-s").arg(signal).arg("--");
     for group in groups {
         kill.arg(format!("-{group}"));
     }
-    let _ = kill.stdout(Stdio::null()).stderr(Stdio::null()).status();
+    kill.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Sends `signal` to the one process `pid` (not its group).
+pub fn signal_process(signal: &str, pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-s", signal, "--", &pid.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 impl Drop for Children {
@@ -198,11 +222,15 @@ impl Drop for Children {
     }
 }
 
+/// How the supervisor ends the children when told to: a shutdown sequence run on them before
+/// the plain [`Children::stop`].
+type Ending = Box<dyn FnOnce(&mut Children) + Send>;
+
 /// Watches the adapter and the app on a thread of its own. When one exits, `on_exit` hears why
-/// (which one, with its exit status) and both are stopped; [`Supervisor::stop`] (or dropping
-/// it) stops them otherwise.
+/// (which one, with its exit status) and both are stopped; [`Supervisor::stop`],
+/// [`Supervisor::stop_with`] (or dropping it) stop them otherwise.
 pub struct Supervisor {
-    stop: Option<Sender<()>>,
+    stop: Option<Sender<Ending>>,
     exited: Receiver<String>,
     thread: Option<JoinHandle<()>>,
 }
@@ -212,13 +240,22 @@ impl Supervisor {
         mut children: Children,
         on_exit: impl FnOnce(&str) + Send + 'static,
     ) -> Result<Supervisor, String> {
-        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<Ending>(1);
         let (exited_tx, exited_rx) = crossbeam_channel::bounded(1);
         let thread = std::thread::Builder::new()
             .name("supervisor".into())
             .spawn(move || {
-                // Until told to stop (a message, or the sender dropped).
-                while let Err(RecvTimeoutError::Timeout) = stop_rx.recv_timeout(WATCH_INTERVAL) {
+                // Until told to stop (an ending to run, or the sender dropped). While an
+                // ending runs nothing watches: the exits it causes are no failure.
+                loop {
+                    match stop_rx.recv_timeout(WATCH_INTERVAL) {
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Ok(ending) => {
+                            ending(&mut children);
+                            break;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
                     if let Some(reason) = children.exited() {
                         on_exit(&reason);
                         children.stop();
@@ -236,16 +273,36 @@ impl Supervisor {
         })
     }
 
-    /// Blocks until the adapter or the app exits (both are stopped by then); why.
-    pub fn wait_exit(&self) -> String {
-        self.exited
-            .recv()
-            .unwrap_or_else(|_| "the supervisor of the adapter and the app ended".into())
+    /// Waits at most `limit` for the adapter or the app to exit (both are stopped by then);
+    /// why, once one did. Told once: later calls wait out their limit.
+    pub fn exit_within(&self, limit: Duration) -> Option<String> {
+        match self.exited.recv_timeout(limit) {
+            Ok(reason) => Some(reason),
+            Err(RecvTimeoutError::Timeout) => None,
+            // Stopped on purpose (the thread ended without an exit to tell): nothing to wait for.
+            Err(RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(limit);
+                None
+            }
+        }
     }
 
     /// Stops the adapter and the app (if still running) and waits until they are gone.
     pub fn stop(&mut self) {
         drop(self.stop.take());
+        self.join();
+    }
+
+    /// Runs `ending` on the children (the shutdown phase), then stops what is left, and waits
+    /// until they are gone. Nothing is run if a child exited first: both are stopped already.
+    pub fn stop_with(&mut self, ending: impl FnOnce(&mut Children) + Send + 'static) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(Box::new(ending));
+        }
+        self.join();
+    }
+
+    fn join(&mut self) {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

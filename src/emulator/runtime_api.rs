@@ -18,9 +18,10 @@ use percent_encoding::percent_decode_str;
 
 use super::invocations::{Answer, HandedOut, Invocations};
 pub use super::invocations::{Delivery, InvokeError, Invoker, Pending};
+use super::lifecycle::Lifecycle;
 use super::runtime_http::{Exchange, HttpServer};
 use super::snap_start::SnapStart;
-use super::{InvokeOptions, PostKind, Posted, new_id, new_trace_id, now_ms};
+use super::{InvokeOptions, PostKind, Posted, new_id, new_trace_id};
 
 /// Lambda's limit on a buffered response (the Runtime API rejects more).
 pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
@@ -54,6 +55,8 @@ struct Shared {
     shutdown: AtomicBool,
     function_arn: String,
     snap_start: SnapStart,
+    /// Busy or idle, frozen or not, shutdown events (see `lifecycle.rs`).
+    lifecycle: Arc<Lifecycle>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -81,6 +84,7 @@ impl RuntimeApi {
                 function_name()
             ),
             snap_start: SnapStart::default(),
+            lifecycle: Arc::default(),
         });
         let handler = {
             let shared = shared.clone();
@@ -148,6 +152,11 @@ impl RuntimeApi {
     /// The SnapStart lifecycle (off until enabled).
     pub fn snap_start(&self) -> &SnapStart {
         &self.shared.snap_start
+    }
+
+    /// The environment's phases: freezing, idle time, shutdown events.
+    pub fn lifecycle(&self) -> Arc<Lifecycle> {
+        self.shared.lifecycle.clone()
     }
 
     /// Ends long polls (extension `event/next` answers `SHUTDOWN`) and stops serving.
@@ -280,6 +289,7 @@ fn register(ex: &mut Exchange<'_>, shared: &Shared) {
         .invocations
         .registrations
         .fetch_add(1, Ordering::SeqCst);
+    shared.lifecycle.shutdown.registered(&id, &body);
     lock(&shared.registrations).push(Registration {
         name,
         id: id.clone(),
@@ -297,17 +307,22 @@ fn register(ex: &mut Exchange<'_>, shared: &Shared) {
     );
 }
 
-/// With no events subscribed, Lambda answers only at shutdown.
+/// Lambda answers only with the events an extension registered for (here: `SHUTDOWN`).
 fn extension_next(ex: &mut Exchange<'_>, shared: &Shared) {
-    while !shared.shutdown.load(Ordering::SeqCst) {
-        std::thread::sleep(POLL_SLICE);
-    }
-    let body = serde_json::json!({ "eventType": "SHUTDOWN", "deadlineMs": now_ms() + 2000, "shutdownReason": "spindown" });
+    let id = ex
+        .header("Lambda-Extension-Identifier")
+        .unwrap_or_default()
+        .to_string();
+    let body = shared.lifecycle.shutdown.next_event(&id, &shared.shutdown);
     respond_json(ex, 200, &body);
 }
 
 fn runtime_next(ex: &mut Exchange<'_>, shared: &Shared) {
     shared.invocations.next_polls.fetch_add(1, Ordering::SeqCst);
+    // The worker's previous invocation ends here; with nothing queued the environment freezes.
+    shared
+        .lifecycle
+        .poll_started(shared.invocations.has_queued());
     let HandedOut {
         request_id,
         event,
@@ -327,6 +342,7 @@ fn runtime_next(ex: &mut Exchange<'_>, shared: &Shared) {
             break handed_out;
         }
     };
+    shared.lifecycle.handed_out();
     let trace_id = options.trace_id.clone().unwrap_or_else(new_trace_id);
     let deadline = deadline_ms.to_string();
     let mut headers: Vec<(&str, &str)> = vec![

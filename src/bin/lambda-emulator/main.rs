@@ -1,18 +1,20 @@
 //! `lambda-emulator`: run the adapter and an app locally behind a Lambda-like front door.
 #![forbid(unsafe_code)]
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_adapter::emulator::front_door::FrontDoor;
-use lambda_adapter::emulator::function_response::{HttpResponse, http_response, prelude_response};
-use lambda_adapter::emulator::http_head;
+use lambda_adapter::emulator::lifecycle::Lifecycle;
 use lambda_adapter::emulator::process::{self, Supervisor};
-use lambda_adapter::emulator::{
-    Delivery, EventFormat, InvokeError, InvokeOptions, Pending, PostKind, RuntimeApi, split_prelude,
-};
+use lambda_adapter::emulator::shutdown::{self, Signals};
+use lambda_adapter::emulator::{EventFormat, InvokeError, InvokeOptions, RuntimeApi, now_ms};
+
+mod invoke;
+use invoke::{EXIT_NO_ANSWER, EXIT_USAGE, Outcome, relay, report};
 
 const USAGE: &str = "\
 lambda-emulator: run lambda-adapter and a web app locally, as Lambda would.
@@ -38,11 +40,17 @@ Usage: lambda-emulator [OPTIONS] -- APP_COMMAND [ARGS...]
                        AWS_LAMBDA_INITIALIZATION_TYPE=snap-start for the adapter and the app (that
                        variable in the emulator's environment turns this on too)
   --invoke FILE        instead of a front door: invoke once with this raw event JSON (\"-\" =
-                       stdin), then stop. stdout: the posted response JSON (buffered), or the
-                       body as it streams (AWS_LWA_INVOKE_MODE=response_stream). stderr: the
-                       status and headers of an HTTP answer, the adapter's and the app's output,
-                       and why an invocation failed
+                       stdin), then shut down once the function asks for its next event. stdout:
+                       the posted response JSON (buffered), or the body as it streams
+                       (AWS_LWA_INVOKE_MODE=response_stream). stderr: the status and headers of
+                       an HTTP answer, the adapter's and the app's output, and why an invocation
+                       failed
   --fail-on-status     with --invoke: exit 4 when the answer's HTTP status is 400 or more
+  --no-freeze          do not freeze the adapter and the app between invocations (by default they
+                       are stopped, as Lambda freezes the environment, whenever the runtime waits
+                       on /next with no event queued; never with AWS_LAMBDA_MAX_CONCURRENCY
+                       above 1)
+  --max-idle SECS      shut down as Lambda does after SECS without an invocation   [never]
 
 Exit status of --invoke:
   0  the function answered (whatever its HTTP status, unless --fail-on-status)
@@ -52,7 +60,12 @@ Exit status of --invoke:
   3  no answer: the adapter refused its configuration (or another init error), the adapter or
      the app exited, or nothing came back in time (an app that never became ready)
   4  with --fail-on-status: the HTTP status was 400 or more
-Without --invoke the emulator serves until Ctrl-C, or exits 3 when the adapter or the app exits.
+Without --invoke the emulator serves until Ctrl-C or SIGTERM (exit 130 or 143) or until
+--max-idle (exit 0), or exits 3 when the adapter or the app exits.
+
+Ctrl-C (or SIGTERM) shuts down as Lambda does: SIGTERM to the app, which has 300 ms to exit,
+then the SHUTDOWN event to extensions registered for it, SIGKILL to what is left at 2,000 ms.
+A second Ctrl-C stops at once. A request still waiting or in flight is answered 503.
 
 Timing: an invocation may wait 10 s (Lambda's init limit) plus the timeout for the function to
 take it, then has the timeout from then on. The front door answers 504 once that passes (with
@@ -66,12 +79,11 @@ AWS_LAMBDA_* variable of the emulator's environment passes through to it (and to
 const INIT_LIMIT: Duration = Duration::from_secs(10);
 /// How long answers already decided get to reach their clients when the function is gone.
 const DRAIN_WAIT: Duration = Duration::from_secs(2);
-
-/// Exit statuses of `--invoke` (see USAGE).
-const EXIT_FUNCTION_ERROR: u8 = 1;
-const EXIT_USAGE: u8 = 2;
-const EXIT_NO_ANSWER: u8 = 3;
-const EXIT_STATUS: u8 = 4;
+/// How often the serving loop looks at signals and `--max-idle`.
+const TICK: Duration = Duration::from_millis(200);
+/// Exit statuses of a shutdown by signal (128 + the signal, as a shell reports it).
+const EXIT_CTRL_C: u8 = 130;
+const EXIT_SIGTERM: u8 = 143;
 
 struct Args {
     runtime_api: String,
@@ -82,6 +94,8 @@ struct Args {
     invoke: Option<String>,
     fail_on_status: bool,
     snap_start: bool,
+    freeze: bool,
+    max_idle: Option<Duration>,
     app: Vec<String>,
 }
 
@@ -99,6 +113,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         invoke: None,
         fail_on_status: false,
         snap_start: false,
+        freeze: true,
+        max_idle: None,
         app: Vec::new(),
     };
     while let Some(arg) = args.next() {
@@ -123,6 +139,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--invoke" => parsed.invoke = Some(value("--invoke")?),
             "--fail-on-status" => parsed.fail_on_status = true,
             "--snap-start" => parsed.snap_start = true,
+            "--no-freeze" => parsed.freeze = false,
+            "--max-idle" => {
+                let v = value("--max-idle")?;
+                let secs = v.parse::<f64>().ok().filter(|s| *s > 0.0 && *s <= 86_400.0);
+                parsed.max_idle = Some(Duration::from_secs_f64(secs.ok_or_else(|| {
+                    format!("--max-idle {v:?}: expected seconds, more than 0 and at most 86400")
+                })?));
+            }
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -177,6 +201,8 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         env.push(("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start"));
     }
     let children = process::spawn_with_env(&args.adapter, &runtime_addr, &args.app, output, &env)?;
+    let lifecycle = runtime.lifecycle();
+    freeze_between_invocations(args, &lifecycle, &children);
     // A child that exits ends every invocation at once, waiting or in flight.
     let invoker = runtime.invoker();
     let mut supervisor = Supervisor::start(children, move |reason| {
@@ -190,8 +216,18 @@ fn run(args: &Args) -> Result<ExitCode, String> {
 
     if let Some(event) = event {
         let mut pending = runtime.submit(event, options);
-        let outcome = relay(&mut pending);
-        supervisor.stop();
+        let mut deadline_ms = None;
+        let outcome = relay(&mut pending, &mut deadline_ms);
+        match (&outcome, deadline_ms) {
+            (Outcome::NoAnswer(_), _) | (_, None) => supervisor.stop(),
+            (_, Some(deadline_ms)) => {
+                // The invocation ends when the runtime asks for the next event (work after
+                // the response included); then the environment shuts down as Lambda's would.
+                wait_for_next_poll(&lifecycle, &supervisor, deadline_ms);
+                let why = "the invocation is done";
+                shut_down(&runtime, &lifecycle, &mut supervisor, why);
+            }
+        }
         return Ok(report(outcome, args.fail_on_status));
     }
 
@@ -202,10 +238,83 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         args.source,
         runtime_addr
     );
-    let reason = supervisor.wait_exit();
-    door.drain(DRAIN_WAIT);
-    eprintln!("lambda-emulator: {}; stopping", gone(&runtime, &reason));
-    Ok(ExitCode::from(EXIT_NO_ANSWER))
+    let signals = Signals::catch()?;
+    loop {
+        if let Some(reason) = supervisor.exit_within(TICK) {
+            door.drain(DRAIN_WAIT);
+            eprintln!("lambda-emulator: {}; stopping", gone(&runtime, &reason));
+            return Ok(ExitCode::from(EXIT_NO_ANSWER));
+        }
+        let (why, code) = match signals.received() {
+            Some(Signals::INTERRUPT) => ("Ctrl-C".to_string(), EXIT_CTRL_C),
+            Some(_) => ("SIGTERM".to_string(), EXIT_SIGTERM),
+            None => match lifecycle.idle_for() {
+                Some(idle) if args.max_idle.is_some_and(|max| idle >= max) => {
+                    let why = format!("idle for {:.1} s (--max-idle)", idle.as_secs_f64());
+                    (why, 0)
+                }
+                _ => continue,
+            },
+        };
+        shut_down(&runtime, &lifecycle, &mut supervisor, &why);
+        door.drain(DRAIN_WAIT);
+        return Ok(ExitCode::from(code));
+    }
+}
+
+/// Freezing is on unless `--no-freeze`, and never with concurrent invocations (Lambda
+/// Managed Instances do not freeze).
+fn freeze_between_invocations(args: &Args, lifecycle: &Lifecycle, children: &process::Children) {
+    let concurrency = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(1);
+    if !args.freeze || concurrency > 1 {
+        return;
+    }
+    // The app first, so at a thaw its expired timers run no later than the adapter does, as
+    // when the whole environment thaws at once.
+    lifecycle
+        .freezer
+        .attach(&[children.app.id(), children.adapter.id()]);
+    eprintln!(
+        "lambda-emulator: the adapter and the app are frozen between invocations, as on Lambda (--no-freeze to keep them running)"
+    );
+}
+
+/// Waits until the runtime asks for its next event, at most until the invocation's deadline
+/// or until the adapter or the app exits (said on stderr: the answer stands, the exit status
+/// is still the invocation's).
+fn wait_for_next_poll(lifecycle: &Lifecycle, supervisor: &Supervisor, deadline_ms: u64) {
+    while lifecycle.idle_for().is_none() && now_ms() < deadline_ms {
+        if let Some(reason) = supervisor.exit_within(Duration::from_millis(5)) {
+            eprintln!("lambda-emulator: {reason} after answering");
+            return;
+        }
+    }
+}
+
+/// Lambda's shutdown phase (see `shutdown.rs`), run by the supervisor so that the children it
+/// ends are not reported as failed. Nothing is handed out meanwhile: an invocation still
+/// waiting or in flight ends at once ([`InvokeError::Closed`]).
+fn shut_down(
+    runtime: &RuntimeApi,
+    lifecycle: &Arc<Lifecycle>,
+    supervisor: &mut Supervisor,
+    why: &str,
+) {
+    runtime.fail(InvokeError::Closed);
+    let lifecycle = lifecycle.clone();
+    let why = why.to_string();
+    supervisor.stop_with(move |children| {
+        shutdown::shut_down(
+            &lifecycle.freezer,
+            &lifecycle.shutdown,
+            children,
+            &why,
+            "spindown",
+        );
+    });
 }
 
 /// Why the function is gone, in one line. An init error's message is not repeated: the
@@ -216,154 +325,6 @@ fn gone(runtime: &RuntimeApi, exit: &str) -> String {
             format!("init failed with {error_type} (the adapter's message is above); {exit}")
         }
         _ => exit.to_string(),
-    }
-}
-
-/// How one `--invoke` ended.
-enum Outcome {
-    /// A buffered response, already printed.
-    Answered {
-        status: Option<u16>,
-    },
-    /// A complete stream, already printed.
-    Streamed {
-        status: Option<u16>,
-    },
-    /// An `/error` post, or a stream that broke off.
-    FunctionError(String),
-    NoAnswer(InvokeError),
-}
-
-/// Follows the invocation: a buffered answer is printed when complete, a stream as it arrives.
-fn relay(pending: &mut Pending) -> Outcome {
-    let mut kind = PostKind::Response;
-    let mut body = Vec::new();
-    let mut stream: Option<StreamOutput> = None;
-    loop {
-        match pending.next_delivery() {
-            Ok(Delivery::Started { .. }) => {}
-            Ok(Delivery::Head { kind: k, .. }) => {
-                kind = k;
-                if kind == PostKind::Streamed {
-                    stream = Some(StreamOutput::default());
-                }
-            }
-            Ok(Delivery::Chunk(data)) => match stream.as_mut() {
-                Some(stream) => stream.push(&data),
-                None => body.extend_from_slice(&data),
-            },
-            Ok(Delivery::End) => break,
-            Ok(Delivery::Failed(why)) => {
-                if let Some(stream) = stream.as_mut() {
-                    stream.finish();
-                }
-                return Outcome::FunctionError(why);
-            }
-            Err(e) => return Outcome::NoAnswer(e),
-        }
-    }
-    if let Some(mut stream) = stream {
-        stream.finish();
-        return Outcome::Streamed {
-            status: stream.status,
-        };
-    }
-    if kind == PostKind::Error {
-        return Outcome::FunctionError(String::from_utf8_lossy(&body).to_string());
-    }
-    // The format of a raw event is not known: a document with a statusCode is read as an HTTP
-    // answer, anything else (a pass-through answer) is printed as it is.
-    let head = http_response(EventFormat::V1, &body).ok();
-    if let Some(head) = &head {
-        print_head(head, "buffered");
-    }
-    let mut stdout = std::io::stdout();
-    let _ = stdout
-        .write_all(&body)
-        .and_then(|()| stdout.write_all(b"\n"))
-        .and_then(|()| stdout.flush());
-    Outcome::Answered {
-        status: head.map(|h| h.status),
-    }
-}
-
-/// A streamed answer on its way to stdout: the prelude is held until complete, then its status
-/// and headers go to stderr and the body to stdout as it arrives.
-#[derive(Default)]
-struct StreamOutput {
-    prelude: Vec<u8>,
-    started: bool,
-    status: Option<u16>,
-}
-
-impl StreamOutput {
-    fn push(&mut self, data: &[u8]) {
-        if self.started {
-            return write_stdout(data);
-        }
-        self.prelude.extend_from_slice(data);
-        let Some((prelude, rest)) = split_prelude(&self.prelude) else {
-            return;
-        };
-        self.started = true;
-        if let Ok(head) = prelude_response(prelude) {
-            print_head(&head, "streamed");
-            self.status = Some(head.status);
-        }
-        let rest = rest.to_vec();
-        self.prelude.clear();
-        write_stdout(&rest);
-    }
-
-    /// The end of the stream: without a prelude separator, everything was body.
-    fn finish(&mut self) {
-        if !self.started {
-            self.started = true;
-            write_stdout(&std::mem::take(&mut self.prelude));
-        }
-    }
-}
-
-fn write_stdout(data: &[u8]) {
-    let mut stdout = std::io::stdout();
-    let _ = stdout.write_all(data).and_then(|()| stdout.flush());
-}
-
-/// The status line and headers of an HTTP answer, on stderr.
-fn print_head(head: &HttpResponse, how: &str) {
-    let reason = http_head::reason(head.status);
-    let mut text = format!("lambda-emulator: status {} {reason} ({how})\n", head.status);
-    for (name, value) in &head.headers {
-        text.push_str(&format!("  {name}: {value}\n"));
-    }
-    eprint!("{text}");
-}
-
-/// Prints why an invocation failed and gives its exit status.
-fn report(outcome: Outcome, fail_on_status: bool) -> ExitCode {
-    let status = match outcome {
-        Outcome::Answered { status } | Outcome::Streamed { status } => status,
-        Outcome::FunctionError(why) => {
-            eprintln!("lambda-emulator: the function failed: {why}");
-            return ExitCode::from(EXIT_FUNCTION_ERROR);
-        }
-        Outcome::NoAnswer(InvokeError::InitFailed { error_type, .. }) => {
-            eprintln!(
-                "lambda-emulator: no answer: init failed with {error_type} (the adapter's message is above); the app is stopped"
-            );
-            return ExitCode::from(EXIT_NO_ANSWER);
-        }
-        Outcome::NoAnswer(e) => {
-            eprintln!("lambda-emulator: no answer: {e}; the adapter and the app are stopped");
-            return ExitCode::from(EXIT_NO_ANSWER);
-        }
-    };
-    match status {
-        Some(status) if fail_on_status && status >= 400 => {
-            eprintln!("lambda-emulator: --fail-on-status: the answer's status is {status}");
-            ExitCode::from(EXIT_STATUS)
-        }
-        _ => ExitCode::SUCCESS,
     }
 }
 
