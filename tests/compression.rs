@@ -163,3 +163,24 @@ fn images_and_tiny_bodies_stay_as_they_are() {
     assert!(json["headers"].get("content-encoding").is_none());
     assert_eq!(json["body"], "a".repeat(31));
 }
+
+/// The compressed bytes are upstream's, byte for byte (DECISIONS 27): the same JSON body as
+/// upstream LWA 1.0.0-rc1 compressed it (tests/fixtures/compression/README.md), through the
+/// whole adapter. A cache or a test that compares compressed bodies sees no change after the
+/// swap; a change of brotli quality, window or crate version fails here.
+#[test]
+fn compressed_bytes_are_upstreams() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compression");
+    let body = std::fs::read(dir.join("body.json")).unwrap();
+    for (encoding, golden) in [("br", "upstream.br"), ("gzip", "upstream.gzip")] {
+        let json = invoke(Some(encoding), &response("application/json", &body));
+        assert_eq!(json["headers"]["content-encoding"], encoding, "{json}");
+        let upstream = std::fs::read(dir.join(golden)).unwrap();
+        assert!(
+            decoded_body(&json) == upstream,
+            "{encoding}: {} bytes, upstream's are {}",
+            decoded_body(&json).len(),
+            upstream.len()
+        );
+    }
+}
