@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::app::readiness::Readiness;
 use crate::app::{AppClient, AppErrorKind};
 use crate::config::{Config, InvokeMode};
-use crate::event::{self, Rejected};
+use crate::event::{self, Rejected, response_headers};
 use crate::lambda::invocation::Invocation;
 use crate::lambda::post::Poster;
 use crate::lambda::{ApiError, Next, RuntimeClient};
@@ -220,10 +220,13 @@ impl<'a> Worker<'a> {
             self.trace.app_finished(Some(status));
             return reply;
         }
-        exchange.head.remove_header_swapping("transfer-encoding");
+        // Hop-by-hop and configured headers never reach Lambda (DECISIONS 23).
+        response_headers::strip(&mut exchange.head, &config.remove_response_headers);
 
         // App response → Lambda.
         if config.invoke_mode == InvokeMode::ResponseStream {
+            // A streamed body is sent as is: the `binary` marker has nothing to do but go.
+            response_headers::remove_binary_marker(&mut exchange.head);
             let reply = stream::stream_with(&mut self.poster, invocation, &mut exchange, deadline);
             self.trace.app_finished(Some(status));
             return reply;

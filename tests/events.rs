@@ -220,9 +220,20 @@ fn every_sample_event_is_detected_as_its_source() {
         ("passthrough/example-s3-event.json", Source::PassThrough),
         ("passthrough/example-sns-event.json", Source::PassThrough),
         ("passthrough/example-sqs-event.json", Source::PassThrough),
+        // AWS's VPC Lattice samples (lattice/README.md says where each comes from).
+        ("lattice/lattice-v1-powertools.json", Source::LatticeV1),
+        ("lattice/lattice-v1-user-guide.json", Source::LatticeV1),
+        ("lattice/lattice-v2-powertools.json", Source::LatticeV2),
+        ("lattice/lattice-v2-user-guide.json", Source::LatticeV2),
+        // The events derived for edge cases.
+        ("edge/alb_query_encoding.json", Source::Alb),
+        ("edge/function_url_encoding.json", Source::HttpV2),
+        ("edge/lattice_v1_joined.json", Source::LatticeV1),
+        ("edge/lattice_v2_multi_value.json", Source::LatticeV2),
+        ("edge/rest_v1_encoding.json", Source::RestV1),
     ];
     let mut seen = Vec::new();
-    for dir in ["http", "passthrough"] {
+    for dir in ["http", "passthrough", "lattice", "edge"] {
         for path in sorted_files(&fixtures().join(dir)) {
             let name = format!("{dir}/{}", path.file_name().unwrap().to_string_lossy());
             let want = expected
@@ -245,31 +256,36 @@ fn every_sample_event_is_detected_as_its_source() {
     );
 }
 
+/// Converts the event at `path` and compares the request with `expected/{stem}.http`.
+fn assert_expected_request(path: &Path) {
+    let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+    let event = std::fs::read(path).unwrap();
+    let (_, request) = try_convert_with(&event, &[], &[]).unwrap();
+    let expected = std::fs::read(fixtures().join(format!("expected/{stem}.http"))).unwrap();
+    // The expected file has LF line ends in the head; the body follows the blank line as is.
+    let split = expected.windows(2).position(|w| w == b"\n\n").unwrap();
+    let head = String::from_utf8(expected[..split].to_vec())
+        .unwrap()
+        .replace("{LAMBDA_CONTEXT}", LAMBDA_CONTEXT)
+        .replace('\n', "\r\n");
+    let mut want = head.into_bytes();
+    want.extend_from_slice(b"\r\n\r\n");
+    want.extend_from_slice(&expected[split + 2..]);
+    let actual = request.to_wire();
+    assert!(
+        actual == want,
+        "{stem}\n--- actual\n{}\n--- expected\n{}",
+        String::from_utf8_lossy(&actual),
+        String::from_utf8_lossy(&want)
+    );
+}
+
 #[test]
 fn sample_http_events_become_the_documented_requests() {
     let files = sorted_files(&fixtures().join("http"));
     assert_eq!(files.len(), 18);
     for path in files {
-        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
-        let event = std::fs::read(&path).unwrap();
-        let (_, request) = try_convert_with(&event, &[], &[]).unwrap();
-        let expected = std::fs::read(fixtures().join(format!("expected/{stem}.http"))).unwrap();
-        // The expected file has LF line ends in the head; the body follows the blank line as is.
-        let split = expected.windows(2).position(|w| w == b"\n\n").unwrap();
-        let head = String::from_utf8(expected[..split].to_vec())
-            .unwrap()
-            .replace("{LAMBDA_CONTEXT}", LAMBDA_CONTEXT)
-            .replace('\n', "\r\n");
-        let mut want = head.into_bytes();
-        want.extend_from_slice(b"\r\n\r\n");
-        want.extend_from_slice(&expected[split + 2..]);
-        let actual = request.to_wire();
-        assert!(
-            actual == want,
-            "{stem}\n--- actual\n{}\n--- expected\n{}",
-            String::from_utf8_lossy(&actual),
-            String::from_utf8_lossy(&want)
-        );
+        assert_expected_request(&path);
     }
 }
 
@@ -1163,7 +1179,13 @@ fn text_or_base64_for_every_content_type() {
         } else {
             format!("\"{}\"", STANDARD.encode(body))
         };
-        for source in [Source::RestV1, Source::HttpV2, Source::Alb] {
+        for source in [
+            Source::RestV1,
+            Source::HttpV2,
+            Source::Alb,
+            Source::LatticeV2,
+            Source::LatticeV1,
+        ] {
             let json = response(source, &h, body);
             let tail = format!(
                 r#""body":{want_body},"isBase64Encoded":{is_text_flag}"#,
@@ -1210,4 +1232,376 @@ fn nulls_are_absent_rather_than_a_pass_through() {
     let (source, request) = convert(&alb(r#""queryStringParameters":null,"headers":null,"#));
     assert_eq!(source, Source::Alb);
     assert_eq!(request.target, "/");
+}
+
+// ---------------------------------------------------------------------------------------------
+// VPC Lattice (DECISIONS 32)
+
+#[test]
+fn lattice_samples_become_the_documented_requests() {
+    let mut files = sorted_files(&fixtures().join("lattice"));
+    assert_eq!(files.len(), 4);
+    files.extend(
+        sorted_files(&fixtures().join("edge"))
+            .into_iter()
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("lattice_")
+            }),
+    );
+    assert_eq!(files.len(), 6);
+    for path in files {
+        assert_expected_request(&path);
+    }
+}
+
+/// Adds `fields` to a JSON object event (and, when it has an object `requestContext`,
+/// `context_fields` to that).
+fn with_fields(event: &str, fields: &[(&str, &str)], context_fields: &[(&str, &str)]) -> String {
+    let mut value: serde_json::Value = serde_json::from_str(event).unwrap();
+    let object = value.as_object_mut().unwrap();
+    for (k, v) in fields {
+        object.insert(k.to_string(), serde_json::json!(v));
+    }
+    if let Some(context) = object
+        .get_mut("requestContext")
+        .and_then(|c| c.as_object_mut())
+    {
+        for (k, v) in context_fields {
+            context.insert(k.to_string(), serde_json::json!(v));
+        }
+    }
+    value.to_string()
+}
+
+#[test]
+fn lattice_markers_never_change_the_source_of_other_events() {
+    let markers = [("method", "GET"), ("raw_path", "/lattice")];
+    let context = [
+        ("serviceArn", "arn:aws:vpc-lattice:x"),
+        ("serviceNetworkArn", "arn:aws:vpc-lattice:y"),
+        ("targetGroupArn", "arn:aws:vpc-lattice:z"),
+    ];
+    // Every REST, HTTP API, Function URL and ALB sample keeps its source with every Lattice
+    // marker added: Lattice is detected only after them.
+    for path in sorted_files(&fixtures().join("http")) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let before = event::detect(&text).unwrap();
+        assert_ne!(before, Source::PassThrough, "{path:?}");
+        let marked = with_fields(&text, &markers, &context);
+        assert_eq!(event::detect(&marked), Some(before), "{path:?}");
+    }
+    // A pass-through event needs the whole marker pair to become a Lattice event.
+    for path in sorted_files(&fixtures().join("passthrough")) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for partial in [
+            with_fields(&text, &[("method", "GET")], &[]),
+            with_fields(&text, &[("raw_path", "/x")], &[]),
+            with_fields(&text, &[("requestContext", "x")], &[]),
+        ] {
+            assert_eq!(
+                event::detect(&partial),
+                Some(Source::PassThrough),
+                "{partial}"
+            );
+        }
+    }
+    for event in [
+        r#"{"requestContext":{"serviceArn":"arn"}}"#,
+        r#"{"method":null,"requestContext":{"serviceArn":"arn"}}"#,
+        r#"{"method":"GET","requestContext":{"serviceArn":null}}"#,
+        r#"{"method":"GET","requestContext":{"elb":{"targetGroupArn":"arn"}}}"#,
+        r#"{"raw_path":"/x"}"#,
+        r#"{"method":"GET","raw_path":null}"#,
+        // A Bedrock agent event carries `httpMethod` and `apiPath`, never these markers.
+        r#"{"messageVersion":"1.0","httpMethod":"GET","apiPath":"/x","agent":{}}"#,
+    ] {
+        assert_eq!(event::detect(event), Some(Source::PassThrough), "{event}");
+    }
+    for (event, source) in [
+        (
+            r#"{"method":"GET","requestContext":{"targetGroupArn":"arn"}}"#,
+            Source::LatticeV2,
+        ),
+        (
+            r#"{"method":"GET","requestContext":{"serviceNetworkArn":"arn"}}"#,
+            Source::LatticeV2,
+        ),
+        (r#"{"method":"GET","raw_path":"/"}"#, Source::LatticeV1),
+    ] {
+        assert_eq!(event::detect(event), Some(source), "{event}");
+    }
+}
+
+/// A minimal Lattice 2.0 event with the given extra top-level fields.
+fn lattice(fields: &str) -> String {
+    format!(
+        r#"{{"version":"2.0","path":"/p","method":"GET",{fields}"requestContext":{{"serviceArn":"arn:s","targetGroupArn":"arn:tg"}}}}"#
+    )
+}
+
+const LATTICE_CONTEXT: &str =
+    r#"x-amzn-request-context: {"serviceArn":"arn:s","targetGroupArn":"arn:tg"}"#;
+
+#[test]
+fn lattice_v2_headers_queries_and_bodies() {
+    let (source, request) = convert(&lattice(
+        r#""headers":{"X-Multi":["1","2"],"host":["svc.example"],"x-empty":[],"x-null":null,"x-one":"single"},"queryStringParameters":{"k":["v 1","v&2"],"z":"one"},"body":"aGk=","isBase64Encoded":true,"#,
+    ));
+    assert_eq!(source, Source::LatticeV2);
+    assert_wire(
+        &request,
+        "GET /p?k=v+1&k=v%262&z=one HTTP/1.1",
+        &[
+            "x-multi: 1",
+            "x-multi: 2",
+            "host: svc.example",
+            "x-one: single",
+            LATTICE_CONTEXT,
+            "x-amzn-lambda-context: {LAMBDA_CONTEXT}",
+        ],
+        b"hi",
+    );
+    // Absent, null and empty maps and bodies; the base path is removed once.
+    let (_, request) = try_convert_with(
+        lattice(r#""headers":null,"queryStringParameters":{},"body":null,"isBase64Encoded":null,"#)
+            .replace(r#""path":"/p""#, r#""path":"/api/p/100%""#)
+            .as_bytes(),
+        &[("AWS_LWA_REMOVE_BASE_PATH", "/api")],
+        &[],
+    )
+    .unwrap();
+    assert_wire(
+        &request,
+        "GET /p/100% HTTP/1.1",
+        &[
+            LATTICE_CONTEXT,
+            "x-amzn-lambda-context: {LAMBDA_CONTEXT}",
+            "host: 127.0.0.1:8080",
+        ],
+        b"",
+    );
+}
+
+#[test]
+fn malformed_lattice_events_are_a_400_in_lattice_format() {
+    for (event, source, why) in [
+        (
+            lattice(r#""body":"%%%","isBase64Encoded":true,"#),
+            Source::LatticeV2,
+            "base64",
+        ),
+        (
+            lattice(r#""headers":{"x":["a\r\nb"]},"#),
+            Source::LatticeV2,
+            "invalid character",
+        ),
+        (
+            lattice(r#""headers":{"x":[1]},"#),
+            Source::LatticeV2,
+            "invalid type",
+        ),
+        (
+            lattice("").replace(r#""method":"GET""#, r#""method":"G ET""#),
+            Source::LatticeV2,
+            "invalid HTTP method",
+        ),
+        (
+            r#"{"method":"GET","requestContext":{"serviceArn":"a"},"requestContext":{"serviceArn":"a"}}"#
+                .to_string(),
+            Source::LatticeV2,
+            "duplicate field",
+        ),
+        (
+            r#"{"method":"GET","requestContext":[1],"raw_path":"/","requestContext":{"serviceArn":"a"}}"#
+                .to_string(),
+            Source::LatticeV2,
+            "duplicate field",
+        ),
+        (
+            r#"{"method":"GET","raw_path":"/","headers":{"bad name":"v"}}"#.to_string(),
+            Source::LatticeV1,
+            "invalid header name",
+        ),
+        (
+            r#"{"method":"GET","raw_path":5}"#.to_string(),
+            Source::LatticeV1,
+            "invalid type",
+        ),
+    ] {
+        let message = rejected(&event, source);
+        assert!(message.contains(why), "{event}: {message}");
+        let json = String::from_utf8(event::adapter_response(source, 400, &message)).unwrap();
+        assert!(
+            json.starts_with(r#"{"statusCode":400,"headers":{"content-type":"text/plain; charset=utf-8"},"body":"#),
+            "{json}"
+        );
+    }
+}
+
+#[test]
+fn lattice_responses_have_the_documented_shape() {
+    let h = head(
+        200,
+        &[
+            ("content-type", b"application/json"),
+            ("set-cookie", b"a=1; Path=/"),
+            ("x-dup", b"a"),
+            ("x-dup", b"b"),
+            ("set-cookie", b"b=2"),
+        ],
+    );
+    let want = r#"{"statusCode":200,"headers":{"content-type":"application/json","set-cookie":["a=1; Path=/","b=2"],"x-dup":"a, b"},"body":"{}","isBase64Encoded":false}"#;
+    assert_eq!(response(Source::LatticeV2, &h, b"{}"), want);
+    assert_eq!(response(Source::LatticeV1, &h, b"{}"), want);
+    assert_eq!(
+        response(Source::LatticeV1, &head(204, &[]), b""),
+        r#"{"statusCode":204,"headers":{},"body":"","isBase64Encoded":false}"#
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event fields as headers (AWS_LWA_EVENT_FIELDS_AS_HEADERS, DECISIONS 33)
+
+const FIELDS_ON: &[(&str, &str)] = &[("AWS_LWA_EVENT_FIELDS_AS_HEADERS", "true")];
+
+#[test]
+fn path_parameters_and_stage_variables_become_headers_when_asked() {
+    let rest_event = rest(
+        r#""headers":{"x-amzn-path-parameters":"spoofed","X-Amzn-Stage-Variables":"spoofed"},"pathParameters":{"id":"42","proxy":"a/b"},"stageVariables":{ "backend" : "blue" },"#,
+    );
+    let v2_event = v2(
+        r#""headers":{"x-amzn-path-parameters":"spoofed"},"pathParameters":{"id":"7"},"stageVariables":null,"#,
+    );
+    // Off (the default): the fields stay out and a client cannot send them either.
+    for event in [&rest_event, &v2_event] {
+        let (_, request) = convert(event);
+        assert!(
+            !request
+                .headers
+                .iter()
+                .any(|(n, v)| n.starts_with("x-amzn-path")
+                    || n.starts_with("x-amzn-stage")
+                    || v == "spoofed"),
+            "{:?}",
+            request.headers
+        );
+    }
+    // On: the adapter's own headers, after the context headers.
+    let (_, request) = try_convert_with(rest_event.as_bytes(), FIELDS_ON, &[]).unwrap();
+    assert_wire(
+        &request,
+        "GET /p HTTP/1.1",
+        &[
+            REST_CONTEXT,
+            "x-amzn-lambda-context: {LAMBDA_CONTEXT}",
+            "host: 127.0.0.1:8080",
+            r#"x-amzn-path-parameters: {"id":"42","proxy":"a/b"}"#,
+            r#"x-amzn-stage-variables: {"backend":"blue"}"#,
+        ],
+        b"",
+    );
+    let (_, request) = try_convert_with(v2_event.as_bytes(), FIELDS_ON, &[]).unwrap();
+    assert_eq!(
+        request.header("x-amzn-path-parameters"),
+        Some(r#"{"id":"7"}"#)
+    );
+    assert_eq!(request.header("x-amzn-stage-variables"), Some("null"));
+    // Every other source gets both, as null.
+    for sample in [
+        "http/example-alb-lambda-target-request-headers-only.json",
+        "lattice/lattice-v2-user-guide.json",
+        "lattice/lattice-v1-user-guide.json",
+        "passthrough/example-sqs-event.json",
+    ] {
+        let event = std::fs::read(fixtures().join(sample)).unwrap();
+        let (_, request) = try_convert_with(&event, FIELDS_ON, &[]).unwrap();
+        assert_eq!(
+            request.header("x-amzn-path-parameters"),
+            Some("null"),
+            "{sample}"
+        );
+        assert_eq!(
+            request.header("x-amzn-stage-variables"),
+            Some("null"),
+            "{sample}"
+        );
+    }
+    // AWS's REST sample: the proxy parameter and its stage variables.
+    let sample = std::fs::read(fixtures().join("http/example-apigw-request.json")).unwrap();
+    let (_, request) = try_convert_with(&sample, FIELDS_ON, &[]).unwrap();
+    let params: serde_json::Value =
+        serde_json::from_str(request.header("x-amzn-path-parameters").unwrap()).unwrap();
+    let sample: serde_json::Value = serde_json::from_slice(&sample).unwrap();
+    assert_eq!(params, sample["pathParameters"]);
+}
+
+#[test]
+fn event_fields_that_are_not_objects_are_a_400_only_when_asked_for() {
+    let event = rest(r#""pathParameters":["a"],"#);
+    assert_eq!(convert(&event).0, Source::RestV1);
+    match try_convert_with(event.as_bytes(), FIELDS_ON, &[]) {
+        Err(Rejected::BadRequest { source, message }) => {
+            assert_eq!(source, Source::RestV1);
+            assert_eq!(message, "pathParameters is not an object");
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forcing a binary body (DECISIONS 34)
+
+#[test]
+fn a_binary_marker_forces_base64_and_is_not_passed_on() {
+    for marker in [&b"binary"[..], b"Binary", b" BINARY "] {
+        let h = head(
+            200,
+            &[
+                ("content-type", b"text/plain"),
+                ("x-lambda-http-content-encoding", marker),
+                ("x-other", b"1"),
+            ],
+        );
+        for source in [
+            Source::RestV1,
+            Source::HttpV2,
+            Source::Alb,
+            Source::LatticeV2,
+            Source::LatticeV1,
+        ] {
+            let json = response(source, &h, b"plain text");
+            assert!(
+                json.contains(r#""body":"cGxhaW4gdGV4dA==","isBase64Encoded":true"#),
+                "{source:?}: {json}"
+            );
+            assert!(!json.contains("x-lambda-http-content-encoding"), "{json}");
+            assert!(json.contains("x-other"), "{json}");
+        }
+    }
+    // The text marker is upstream's: it makes a body text and is passed on, as upstream does.
+    let h = head(
+        200,
+        &[
+            ("content-type", b"application/octet-stream"),
+            ("x-lambda-http-content-encoding", b"text"),
+        ],
+    );
+    let json = response(Source::HttpV2, &h, b"plain");
+    assert!(
+        json.contains(r#""body":"plain","isBase64Encoded":false"#),
+        "{json}"
+    );
+    assert!(
+        json.contains(r#""x-lambda-http-content-encoding":"text""#),
+        "{json}"
+    );
+    // Pass-through results ignore headers: the body is the result either way.
+    let h = head(200, &[("x-lambda-http-content-encoding", b"binary")]);
+    assert_eq!(
+        response(Source::PassThrough, &h, br#"{"a":1}"#),
+        r#"{"a":1}"#
+    );
 }

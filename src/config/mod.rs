@@ -20,7 +20,9 @@ use error::invalid;
 pub use hook_path::{HookPath, SnapStartHooks};
 pub use lifecycle::{DEFAULT_METRICS_NAMESPACE, MetricsConfig};
 pub use values::{is_token_byte, literal_ip, parse_bool, parse_seconds, parse_status_list};
-use values::{parse_pass_through_path, parse_port, parse_readiness_path, resolve_host};
+use values::{
+    parse_header_list, parse_pass_through_path, parse_port, parse_readiness_path, resolve_host,
+};
 
 /// How the app's response goes back to Lambda.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +96,12 @@ pub struct Config {
     pub idle_check_path: Option<String>,
     /// `AWS_LWA_ENABLE_METRICS`: `None` when off.
     pub metrics: Option<MetricsConfig>,
+    /// `AWS_LWA_REMOVE_RESPONSE_HEADERS`: more response headers to drop (lowercase names),
+    /// besides the hop-by-hop ones that never reach Lambda (DECISIONS 23).
+    pub remove_response_headers: Vec<String>,
+    /// `AWS_LWA_EVENT_FIELDS_AS_HEADERS`: API Gateway path parameters and stage variables as
+    /// `x-amzn-path-parameters` / `x-amzn-stage-variables` JSON request headers.
+    pub event_fields_as_headers: bool,
     /// Non-fatal findings to log once logging is up (deprecated names, defaults used).
     pub warnings: Vec<String>,
     /// Settings taken differently than written, logged at INFO once logging is up.
@@ -299,6 +307,14 @@ impl Config {
         let idle_check_path =
             lifecycle::idle_check_path(&lookup, max_concurrency, &mut env.warnings)?;
         let metrics = lifecycle::metrics(&lookup)?;
+        let remove_response_headers = match lookup("AWS_LWA_REMOVE_RESPONSE_HEADERS") {
+            Some(value) => parse_header_list("AWS_LWA_REMOVE_RESPONSE_HEADERS", &value)?,
+            None => Vec::new(),
+        };
+        let event_fields_as_headers = match lookup("AWS_LWA_EVENT_FIELDS_AS_HEADERS") {
+            Some(value) => parse_bool("AWS_LWA_EVENT_FIELDS_AS_HEADERS", &value)?,
+            None => false,
+        };
 
         Ok(Config {
             app_host,
@@ -325,6 +341,8 @@ impl Config {
             snap_start_hooks,
             idle_check_path,
             metrics,
+            remove_response_headers,
+            event_fields_as_headers,
             warnings: env.warnings,
             notices,
         })
@@ -432,6 +450,19 @@ mod tests {
         assert!(!c.async_init && !c.compression);
         assert_eq!(c.error_status_codes, None);
         assert_eq!(c.max_concurrency, 1);
+        assert!(c.remove_response_headers.is_empty() && !c.event_fields_as_headers);
+    }
+
+    #[test]
+    fn response_headers_to_remove_are_lowercase_names() {
+        let c = config(&[(
+            "AWS_LWA_REMOVE_RESPONSE_HEADERS",
+            " Server, X-Powered-By ,via",
+        )])
+        .unwrap();
+        assert_eq!(c.remove_response_headers, ["server", "x-powered-by", "via"]);
+        let c = config(&[("AWS_LWA_REMOVE_RESPONSE_HEADERS", "")]).unwrap();
+        assert!(c.remove_response_headers.is_empty());
     }
 
     #[test]
@@ -484,6 +515,9 @@ mod tests {
             ("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "4s"),
             ("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "NaN"),
             ("AWS_LWA_AUTHORIZATION_SOURCE", "bad header"),
+            ("AWS_LWA_REMOVE_RESPONSE_HEADERS", "server, x powered"),
+            ("AWS_LWA_REMOVE_RESPONSE_HEADERS", "server,,x-powered-by"),
+            ("AWS_LWA_EVENT_FIELDS_AS_HEADERS", "sometimes"),
             ("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "https://x:1"),
             ("AWS_LWA_HOST", "app.internal"),
             ("AWS_LAMBDA_RUNTIME_API", "nohostport"),

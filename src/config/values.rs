@@ -45,6 +45,28 @@ pub fn parse_bool(var: &str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
+/// A comma-separated list of header names (`server, x-powered-by`), lowercased; empty means
+/// none. An empty item or a name that is not an HTTP token is an error.
+pub(crate) fn parse_header_list(var: &str, value: &str) -> Result<Vec<String>, ConfigError> {
+    if value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    value
+        .split(',')
+        .map(|name| {
+            let name = name.trim();
+            if name.is_empty() || !name.bytes().all(is_token_byte) {
+                return Err(invalid(
+                    var,
+                    value,
+                    "expected header names separated by commas, such as 'server, x-powered-by'",
+                ));
+            }
+            Ok(name.to_ascii_lowercase())
+        })
+        .collect()
+}
+
 pub(crate) fn parse_readiness_path(var: &str, value: String) -> Result<String, ConfigError> {
     if !value.starts_with('/') {
         return Err(invalid(

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::headers::Headers;
 use super::maps::{self, EventMap, Text};
 use super::request;
-use super::response;
+use super::response::{self, BodyForm};
 use super::target::{self, StrayPercent};
 use crate::app::AppRequest;
 use crate::app::response::ResponseHead;
@@ -111,7 +111,7 @@ fn query(multi: &EventMap, single: &EventMap) -> Option<String> {
 }
 
 /// The ALB response JSON.
-pub fn encode_response(head: &ResponseHead, body: &[u8]) -> Vec<u8> {
+pub fn encode_response(head: &ResponseHead, body: BodyForm) -> Vec<u8> {
     let mut out = Vec::with_capacity(320 + head.headers.len() * 96 + response::body_capacity(body));
     let status = head.status.to_string();
     out.extend_from_slice(b"{\"statusCode\":");
@@ -127,7 +127,7 @@ pub fn encode_response(head: &ResponseHead, body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(b",\"multiValueHeaders\":");
     response::push_multi_value_headers(&mut out, head);
     out.push(b',');
-    response::push_body(&mut out, head, body);
+    response::push_body(&mut out, body);
     out.push(b'}');
     out
 }

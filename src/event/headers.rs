@@ -1,5 +1,5 @@
 //! The headers the app receives: validated, framing and hop-by-hop ones dropped (DECISIONS 9),
-//! the context headers the adapter's own (DECISIONS 10).
+//! the context headers the adapter's own (DECISIONS 10, 33).
 
 use crate::config::{Config, is_token_byte};
 use crate::event::maps::{EventHeaders, EventMap, merge_multi};
@@ -7,7 +7,8 @@ use crate::lambda::invocation::Invocation;
 
 /// Headers an event may not set: the adapter frames the request itself, so an event can
 /// neither truncate, hang nor smuggle a request (DECISIONS 9). The context headers are
-/// always the adapter's own (DECISIONS 10).
+/// always the adapter's own (DECISIONS 10), and so are the event-field headers, whether
+/// `AWS_LWA_EVENT_FIELDS_AS_HEADERS` is on or off (DECISIONS 33).
 const DROPPED_HEADERS: &[&str] = &[
     "content-length",
     "transfer-encoding",
@@ -21,7 +22,14 @@ const DROPPED_HEADERS: &[&str] = &[
     "x-amzn-request-context",
     "x-amzn-lambda-context",
     "x-amz-tenant-id",
+    PATH_PARAMETERS_HEADER,
+    STAGE_VARIABLES_HEADER,
 ];
+
+/// An API Gateway event's `pathParameters`, as JSON (`AWS_LWA_EVENT_FIELDS_AS_HEADERS`).
+pub const PATH_PARAMETERS_HEADER: &str = "x-amzn-path-parameters";
+/// An API Gateway event's `stageVariables`, as JSON (`AWS_LWA_EVENT_FIELDS_AS_HEADERS`).
+pub const STAGE_VARIABLES_HEADER: &str = "x-amzn-stage-variables";
 
 /// Builds the header list the app receives.
 #[derive(Debug, Default)]
@@ -169,7 +177,7 @@ impl Headers {
 /// (DECISIONS 9); as upstream since 1.0.1, every control byte but TAB is removed. (The JSON
 /// writers escape every control byte below 0x20, so only DEL, which JSON lets stand raw in a
 /// string, is ever found.)
-fn header_safe_json(mut json: String) -> String {
+pub fn header_safe_json(mut json: String) -> String {
     if json.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
         json.retain(|c| !(c.is_ascii_control() && c != '\t'));
     }

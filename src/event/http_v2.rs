@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use super::headers::Headers;
 use super::maps::{self, EventHeaders, Text};
 use super::request;
-use super::response;
+use super::response::{self, BodyForm};
 use super::target::{self, StrayPercent};
 use crate::app::AppRequest;
 use crate::app::response::ResponseHead;
@@ -327,7 +327,7 @@ fn push_authentication(out: &mut Vec<u8>, a: &Authentication) {
 }
 
 /// The v2 response JSON.
-pub fn encode_response(head: &ResponseHead, body: &[u8]) -> Vec<u8> {
+pub fn encode_response(head: &ResponseHead, body: BodyForm) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + head.headers.len() * 48 + response::body_capacity(body));
     out.extend_from_slice(b"{\"statusCode\":");
     out.extend_from_slice(head.status.to_string().as_bytes());
@@ -347,7 +347,7 @@ pub fn encode_response(head: &ResponseHead, body: &[u8]) -> Vec<u8> {
         json::push_lossy(&mut out, &joined);
     }
     out.extend_from_slice(b"},\"multiValueHeaders\":{},");
-    response::push_body(&mut out, head, body);
+    response::push_body(&mut out, body);
     out.extend_from_slice(b",\"cookies\":[");
     let mut first = true;
     for (name, value) in &head.headers {

@@ -2,17 +2,23 @@
 //! response JSON Lambda expects back. One file per source owns both directions.
 //!
 //! Detection follows upstream (§3.1): REST v1, then HTTP API v2 / Function URL, then ALB,
-//! else pass-through. Unlike upstream, detection looks only at the shape markers; once an
-//! event is recognised as HTTP, a malformed field is a 400 in that source's format
-//! (DECISIONS 2), never a silent pass-through.
+//! then (ours, DECISIONS 32) VPC Lattice 2.0 and 1.0, else pass-through. Unlike upstream,
+//! detection looks only at the shape markers; once an event is recognised as HTTP, a
+//! malformed field is a 400 in that source's format (DECISIONS 2), never a silent
+//! pass-through. The Lattice markers come last and are their own (a top-level `method` with
+//! a `requestContext.serviceArn`, `serviceNetworkArn` or `targetGroupArn`; a top-level
+//! `method` with `raw_path`), so no event of the other sources changes its source.
 
 pub mod alb;
+pub mod fields;
 pub mod headers;
 pub mod http_v2;
+pub mod lattice;
 pub mod maps;
 pub mod pass_through;
 pub mod request;
 pub mod response;
+pub mod response_headers;
 pub mod rest_v1;
 pub mod target;
 
@@ -36,6 +42,10 @@ pub enum Source {
     HttpV2,
     /// Application Load Balancer.
     Alb,
+    /// Amazon VPC Lattice, Lambda event structure version 2.0.
+    LatticeV2,
+    /// Amazon VPC Lattice, Lambda event structure version 1.0.
+    LatticeV1,
     /// Anything else (SQS, SNS, S3, EventBridge, ...): posted to the app as JSON.
     PassThrough,
 }
@@ -126,27 +136,44 @@ fn present(v: Option<&RawValue>) -> bool {
 /// Decides the source of `event`; `None` when it is not JSON at all. One pass over the
 /// event for any JSON object (the source's own parse is the second and last).
 pub fn detect(event: &str) -> Option<Source> {
-    let Some(top) = pick(event, &["httpMethod", "requestContext"]) else {
+    let Some(top) = pick(
+        event,
+        &["httpMethod", "requestContext", "method", "raw_path"],
+    ) else {
         // Not an object: an array, a string, a number... is still a pass-through event.
         return serde_json::from_str::<IgnoredAny>(event)
             .ok()
             .map(|_| Source::PassThrough);
     };
-    let (http_method, request_context) = (
-        top.first().copied().flatten(),
-        top.get(1).copied().flatten(),
-    );
-    let context = request_context
-        .and_then(|raw| pick(raw.get(), &["httpMethod", "http", "elb"]))
+    let field = |i: usize| top.get(i).copied().flatten();
+    let context = field(1)
+        .and_then(|raw| {
+            pick(
+                raw.get(),
+                &[
+                    "httpMethod",
+                    "http",
+                    "elb",
+                    "serviceArn",
+                    "serviceNetworkArn",
+                    "targetGroupArn",
+                ],
+            )
+        })
         .unwrap_or_default();
     let marker = |i: usize| present(context.get(i).copied().flatten());
-    let has_method = present(http_method);
+    let has_method = present(field(0));
+    let has_lattice_method = present(field(2));
     Some(if has_method && marker(0) {
         Source::RestV1
     } else if marker(1) {
         Source::HttpV2
     } else if has_method && marker(2) {
         Source::Alb
+    } else if has_lattice_method && (marker(3) || marker(4) || marker(5)) {
+        Source::LatticeV2
+    } else if has_lattice_method && present(field(3)) {
+        Source::LatticeV1
     } else {
         Source::PassThrough
     })
@@ -173,19 +200,46 @@ pub fn to_request(
         Source::RestV1 => rest_v1::to_request(text, config, invocation),
         Source::HttpV2 => http_v2::to_request(text, config, invocation),
         Source::Alb => alb::to_request(text, config, invocation),
+        Source::LatticeV2 => lattice::to_request_v2(text, config, invocation),
+        Source::LatticeV1 => lattice::to_request_v1(text, config, invocation),
         Source::PassThrough => pass_through::to_request(text, config, invocation),
     };
-    converted
-        .map(|request| (source, request))
-        .map_err(|message| Rejected::BadRequest { source, message })
+    let rejected = |message| Rejected::BadRequest { source, message };
+    let mut request = converted.map_err(rejected)?;
+    if config.event_fields_as_headers {
+        // Only API Gateway events carry these fields; every other source gets `null`s.
+        let picked = match source {
+            Source::RestV1 | Source::HttpV2 => {
+                pick(text, &["pathParameters", "stageVariables"]).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        let field = |i: usize| picked.get(i).copied().flatten();
+        request
+            .headers
+            .extend(fields::headers(field(0), field(1)).map_err(rejected)?);
+    }
+    Ok((source, request))
 }
 
-/// The buffered response JSON for `source`.
+/// The buffered response JSON for `source`. The body goes as text or base64 as
+/// [`response::body_form`] decides; a `binary` marker is obeyed and left out (DECISIONS 34).
 pub fn encode_response(source: Source, head: &ResponseHead, body: &[u8]) -> Vec<u8> {
+    let form = response::body_form(head, body);
+    let unmarked;
+    let head = if response::marked_binary(head) {
+        let mut copy = head.clone();
+        response_headers::remove_binary_marker(&mut copy);
+        unmarked = copy;
+        &unmarked
+    } else {
+        head
+    };
     match source {
-        Source::RestV1 => rest_v1::encode_response(head, body),
-        Source::HttpV2 => http_v2::encode_response(head, body),
-        Source::Alb => alb::encode_response(head, body),
+        Source::RestV1 => rest_v1::encode_response(head, form),
+        Source::HttpV2 => http_v2::encode_response(head, form),
+        Source::Alb => alb::encode_response(head, form),
+        Source::LatticeV2 | Source::LatticeV1 => lattice::encode_response(head, form),
         Source::PassThrough => pass_through::encode_response(head, body),
     }
 }

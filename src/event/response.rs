@@ -7,10 +7,63 @@ use crate::json;
 /// Lambda rejects a buffered response whose JSON is larger than this (DECISIONS 15).
 pub const MAX_RESPONSE_BYTES: usize = 6_291_456;
 
-/// True when the body goes to Lambda as text (upstream §4.2, with DECISIONS 11: content
-/// types compare case-insensitively and a body that is not UTF-8 is always base64).
+/// The header with which the app chooses text or base64 itself: `text` as upstream (§4.2),
+/// `binary` ours (DECISIONS 34).
+pub const ENCODING_MARKER: &str = "x-lambda-http-content-encoding";
+
+/// How the body goes into the response JSON, decided once per response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyForm<'a> {
+    /// A JSON string, `isBase64Encoded: false`.
+    Text(&'a str),
+    /// Base64, `isBase64Encoded: true`.
+    Base64(&'a [u8]),
+}
+
+impl BodyForm<'_> {
+    /// The body's length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            BodyForm::Text(text) => text.len(),
+            BodyForm::Base64(bytes) => bytes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The body as the headers ask for it: base64 when the app marked it `binary`, else upstream's
+/// content-type rules (§4.2, with DECISIONS 11: content types compare case-insensitively and a
+/// body that is not UTF-8 is always base64). UTF-8 is checked only for bodies the headers call
+/// text, so a large binary body is never scanned.
+pub fn body_form<'a>(head: &ResponseHead, body: &'a [u8]) -> BodyForm<'a> {
+    if marked_binary(head) || !declared_text(head) {
+        return BodyForm::Base64(body);
+    }
+    match std::str::from_utf8(body) {
+        Ok(text) => BodyForm::Text(text),
+        Err(_) => BodyForm::Base64(body),
+    }
+}
+
+/// True when the body goes to Lambda as text.
 pub fn is_text(head: &ResponseHead, body: &[u8]) -> bool {
-    declared_text(head) && std::str::from_utf8(body).is_ok()
+    matches!(body_form(head, body), BodyForm::Text(_))
+}
+
+/// Whether the app marked the body binary: any `x-lambda-http-content-encoding: binary`
+/// (case-insensitive). It wins over the content type and over a `text` marker.
+pub fn marked_binary(head: &ResponseHead) -> bool {
+    head.headers
+        .iter()
+        .any(|(name, value)| name == ENCODING_MARKER && is_binary_marker(value))
+}
+
+/// A marker value that asks for base64.
+pub fn is_binary_marker(value: &[u8]) -> bool {
+    value.trim_ascii().eq_ignore_ascii_case(b"binary")
 }
 
 /// What the headers say: text unless encoded, typed as something else, and not marked text.
@@ -39,34 +92,28 @@ fn declared_text(head: &ResponseHead) -> bool {
         }
     };
     let marked_text = head
-        .header("x-lambda-http-content-encoding")
+        .header(ENCODING_MARKER)
         .is_some_and(|v| v.eq_ignore_ascii_case("text"));
     declared_text || marked_text
 }
 
 /// Appends `"body":...,"isBase64Encoded":...` for `body`.
-pub fn push_body(out: &mut Vec<u8>, head: &ResponseHead, body: &[u8]) {
+pub fn push_body(out: &mut Vec<u8>, body: BodyForm) {
     out.extend_from_slice(b"\"body\":");
-    // UTF-8 is checked only for bodies the headers call text (a large body is scanned once).
-    let text = if declared_text(head) {
-        std::str::from_utf8(body).ok()
-    } else {
-        None
-    };
-    match text {
-        Some(text) => {
+    match body {
+        BodyForm::Text(text) => {
             json::push_str(out, text);
             out.extend_from_slice(b",\"isBase64Encoded\":false");
         }
-        _ => {
-            json::push_base64(out, body);
+        BodyForm::Base64(bytes) => {
+            json::push_base64(out, bytes);
             out.extend_from_slice(b",\"isBase64Encoded\":true");
         }
     }
 }
 
 /// Size of the JSON a body will need, to reserve once.
-pub fn body_capacity(body: &[u8]) -> usize {
+pub fn body_capacity(body: BodyForm) -> usize {
     body.len().div_ceil(3) * 4 + 64
 }
 

@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use super::headers::Headers;
 use super::maps::{self, EventMap, Text};
 use super::request;
-use super::response;
+use super::response::{self, BodyForm};
 use super::target::{self, StrayPercent};
 use crate::app::AppRequest;
 use crate::app::response::ResponseHead;
@@ -235,14 +235,14 @@ fn push_identity(out: &mut Vec<u8>, id: &Identity) {
 
 /// The REST v1 response JSON: every header in `multiValueHeaders` (all values, first-seen
 /// order, `set-cookie` included), `headers` always `{}`, as upstream (§4.3).
-pub fn encode_response(head: &ResponseHead, body: &[u8]) -> Vec<u8> {
+pub fn encode_response(head: &ResponseHead, body: BodyForm) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + head.headers.len() * 48 + response::body_capacity(body));
     out.extend_from_slice(b"{\"statusCode\":");
     out.extend_from_slice(head.status.to_string().as_bytes());
     out.extend_from_slice(b",\"headers\":{},\"multiValueHeaders\":");
     response::push_multi_value_headers(&mut out, head);
     out.push(b',');
-    response::push_body(&mut out, head, body);
+    response::push_body(&mut out, body);
     out.push(b'}');
     out
 }

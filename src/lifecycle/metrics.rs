@@ -209,6 +209,7 @@ fn source_name(source: Option<Source>) -> &'static str {
         Some(Source::RestV1) => "RestApi",
         Some(Source::HttpV2) => "HttpApi",
         Some(Source::Alb) => "ALB",
+        Some(Source::LatticeV2 | Source::LatticeV1) => "VpcLattice",
         Some(Source::PassThrough) => "PassThrough",
         None => "Unknown",
     }
