@@ -51,6 +51,9 @@ It is configured only through environment variables:
                                                answers 2xx (503 = busy) before the next event [none]
   AWS_LWA_ENABLE_METRICS                       EMF metric lines on stdout (cold start, invocation) [false]
   AWS_LWA_METRICS_NAMESPACE                    CloudWatch namespace of those metrics [LambdaAdapter]
+  AWS_LWA_REMOVE_RESPONSE_HEADERS              more response headers to drop, e.g. server,x-powered-by [none]
+  AWS_LWA_EVENT_FIELDS_AS_HEADERS              API Gateway path parameters and stage variables as
+                                               x-amzn-path-parameters / x-amzn-stage-variables JSON [false]
   AWS_LAMBDA_LOG_LEVEL / RUST_LOG              log level                       [INFO]
   AWS_LAMBDA_LOG_FORMAT                        Text or JSON                    [Text]
 
@@ -58,6 +61,11 @@ Set by Lambda: AWS_LAMBDA_RUNTIME_API, AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNC
 AWS_LAMBDA_FUNCTION_MEMORY_SIZE, AWS_LAMBDA_MAX_CONCURRENCY, AWS_LAMBDA_INITIALIZATION_TYPE.
 Booleans accept true/false, 1/0, yes/no, on/off. Deprecated names without the AWS_LWA_
 prefix (HOST, READINESS_CHECK_PORT, ...) still work and log a warning.
+
+Responses: hop-by-hop headers (connection, keep-alive, transfer-encoding, ...) never reach
+Lambda. An app's x-lambda-http-content-encoding: binary header sends the body as base64 and
+is not passed on; 'text' sends it as text, as upstream. VPC Lattice events (1.0 and 2.0) are
+converted like API Gateway and ALB events.
 
 Options: --help, --version. Documentation: README.md.
 ";

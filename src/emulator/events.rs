@@ -22,6 +22,10 @@ pub enum EventFormat {
     /// Application Load Balancer, target group with `lambda.multi_value_headers.enabled`:
     /// `multiValueHeaders` and `multiValueQueryStringParameters`, every value.
     AlbMulti,
+    /// Amazon VPC Lattice, Lambda event structure version 2.0 (`lattice`).
+    Lattice,
+    /// Amazon VPC Lattice, Lambda event structure version 1.0 (`lattice-v1`).
+    LatticeV1,
 }
 
 impl EventFormat {
@@ -33,6 +37,8 @@ impl EventFormat {
             EventFormat::V1 => "v1",
             EventFormat::Alb => "alb",
             EventFormat::AlbMulti => "alb-multi",
+            EventFormat::Lattice => "lattice",
+            EventFormat::LatticeV1 => "lattice-v1",
         }
     }
 }
@@ -45,6 +51,8 @@ impl std::fmt::Display for EventFormat {
             EventFormat::V1 => "API Gateway REST API events, payload 1.0",
             EventFormat::Alb => "ALB events, multi-value headers off",
             EventFormat::AlbMulti => "ALB events, multi-value headers on",
+            EventFormat::Lattice => "VPC Lattice events, structure 2.0",
+            EventFormat::LatticeV1 => "VPC Lattice events, structure 1.0",
         })
     }
 }
@@ -58,8 +66,10 @@ impl std::str::FromStr for EventFormat {
             "v1" => Ok(EventFormat::V1),
             "alb" => Ok(EventFormat::Alb),
             "alb-multi" => Ok(EventFormat::AlbMulti),
+            "lattice" => Ok(EventFormat::Lattice),
+            "lattice-v1" => Ok(EventFormat::LatticeV1),
             _ => Err(format!(
-                "unknown event source {s:?}: expected v2, url, v1, alb or alb-multi"
+                "unknown event source {s:?}: expected v2, url, v1, alb, alb-multi, lattice or lattice-v1"
             )),
         }
     }
@@ -219,8 +229,20 @@ pub fn build_event(format: EventFormat, request: &PlainRequest, request_id: &str
         EventFormat::V1 => v1_event(request, request_id),
         EventFormat::Alb => alb_event(request, false),
         EventFormat::AlbMulti => alb_event(request, true),
+        EventFormat::Lattice => super::lattice_events::v2_event(&lattice_request(request)),
+        EventFormat::LatticeV1 => super::lattice_events::v1_event(&lattice_request(request)),
     };
     event.to_string().into_bytes()
+}
+
+fn lattice_request(request: &PlainRequest) -> super::lattice_events::Request<'_> {
+    super::lattice_events::Request {
+        method: &request.method,
+        target: &request.target,
+        headers: &request.headers,
+        body: &request.body,
+        source_ip: &request.source_ip,
+    }
 }
 
 fn v2_event(request: &PlainRequest, request_id: &str, function_url: bool) -> Value {

@@ -1,6 +1,6 @@
 //! The function's answer read back as HTTP: a buffered response document, or the prelude of a
-//! streamed one, turned into status, headers and body the way API Gateway, a Function URL or
-//! an ALB would.
+//! streamed one, turned into status, headers and body the way API Gateway, a Function URL, an
+//! ALB or a VPC Lattice service would.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -29,7 +29,11 @@ pub fn http_response(format: EventFormat, json: &[u8]) -> Result<HttpResponse, S
                 headers: vec![("content-type".into(), "application/json".into())],
                 body: json.to_vec(),
             }),
-            EventFormat::V1 | EventFormat::Alb | EventFormat::AlbMulti => {
+            EventFormat::V1
+            | EventFormat::Alb
+            | EventFormat::AlbMulti
+            | EventFormat::Lattice
+            | EventFormat::LatticeV1 => {
                 Err("Malformed Lambda proxy response: the response has no statusCode".to_string())
             }
         };
@@ -62,8 +66,13 @@ pub fn http_response(format: EventFormat, json: &[u8]) -> Result<HttpResponse, S
         .flatten()
     {
         let in_multi = multi.is_some_and(|m| m.keys().any(|k| k.eq_ignore_ascii_case(name)));
-        if !in_multi && !value.is_null() {
-            headers.push((name.clone(), scalar(value)));
+        match value {
+            _ if in_multi || value.is_null() => {}
+            // VPC Lattice: several `set-cookie` values come as a list.
+            Value::Array(values) => {
+                headers.extend(values.iter().map(|v| (name.clone(), scalar(v))));
+            }
+            _ => headers.push((name.clone(), scalar(value))),
         }
     }
     for cookie in object
@@ -200,5 +209,21 @@ mod tests {
                 ("set-cookie".into(), "c=3".into())
             ]
         );
+    }
+
+    #[test]
+    fn lattice_header_lists_are_repeated_headers() {
+        let json = br#"{"statusCode":200,"headers":{"set-cookie":["a=1","b=2"],"x-a":"1"},"body":"aGk=","isBase64Encoded":true}"#;
+        let r = http_response(EventFormat::Lattice, json).unwrap();
+        assert_eq!(
+            r.headers,
+            vec![
+                ("set-cookie".into(), "a=1".into()),
+                ("set-cookie".into(), "b=2".into()),
+                ("x-a".into(), "1".into())
+            ]
+        );
+        assert_eq!(r.body, b"hi");
+        assert!(http_response(EventFormat::LatticeV1, br#"{"a":1}"#).is_err());
     }
 }

@@ -11,6 +11,7 @@
 //! - [`runtime_http`]: the Runtime API's own small HTTP/1.1 server (it says why not tiny_http),
 //!   reading request bodies with `request_body`.
 //! - [`http_head`]: status lines and header lines, as both servers write them.
+//! - [`lattice_events`]: a request as a VPC Lattice event (event structure 2.0 or 1.0).
 //! - [`process`]: the adapter and the app as child processes that never outlive the emulator.
 //! - [`snap_start`]: SnapStart's snapshot and restore (`--snap-start`).
 //! - [`lifecycle`]: when the environment is busy or idle, as the Runtime API sees it; with
@@ -25,6 +26,7 @@ pub mod front_door;
 pub mod function_response;
 pub mod http_head;
 pub mod invocations;
+pub mod lattice_events;
 pub mod lifecycle;
 pub mod process;
 mod request_body;

@@ -33,6 +33,10 @@ Usage: lambda-emulator [OPTIONS] -- APP_COMMAND [ARGS...]
                          alb-multi  ALB target group with lambda.multi_value_headers.enabled:
                                     multiValueHeaders and multiValueQueryStringParameters,
                                     every value
+                         lattice    VPC Lattice, Lambda event structure 2.0: a list of values
+                                    per header and query key, the Lattice request context
+                         lattice-v1 VPC Lattice, event structure 1.0: repeated headers joined
+                                    with \", \", the last value of a repeated query key
   --adapter PATH       adapter binary   [lambda-adapter next to the emulator executable]
   --timeout SECS       function timeout (deadline)   [30]
   --snap-start         a SnapStart version: init, snapshot (before-checkpoint hook), every Runtime API
