@@ -1,8 +1,9 @@
 //! End to end under AWS's own Runtime Interface Emulator (RIE): the freshly built adapter as a
 //! real extension in /opt/extensions, a Python app as the runtime (the example app, or
 //! tests/apps/rie_test_app.py for streaming and concurrency), AWS's sample events in (v2,
-//! Function URL, REST v1, ALB, SQS pass-through), the responses checked; also a streamed
-//! response's framing, and RIE's managed-instances mode with 4 invocations in flight.
+//! Function URL, REST v1, ALB, VPC Lattice 2.0 and 1.0, SQS pass-through), the responses
+//! checked; also a streamed response's framing, and RIE's managed-instances mode with 4
+//! invocations in flight.
 //!
 //! RIE only starts extensions from /opt/extensions, so each test runs it in a private mount
 //! namespace with a directory of its own bind-mounted over /opt. Skipped (with a message) when
@@ -944,4 +945,60 @@ fn rie_idle_check_and_metric_lines() {
         "the line is written once the wait is over"
     );
     assert_eq!(lines[2]["StatusClass"], "2xx");
+}
+
+/// The keys of a VPC Lattice response, in order.
+const LATTICE_KEYS: [&str; 4] = ["statusCode", "headers", "body", "isBase64Encoded"];
+
+#[test]
+fn rie_vpc_lattice_events() {
+    if !should_run("rie_vpc_lattice_events") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let rie = Rie::start("lattice", &[("AWS_LWA_REMOVE_RESPONSE_HEADERS", "server")]);
+
+    // AWS's 2.0 sample (the VPC Lattice guide), aimed past the greeting at a described path.
+    let mut event = fixture("lattice/lattice-v2-user-guide.json");
+    event["path"] = json!("/target");
+    event["headers"]["x-multi"] = json!(["1", "2"]);
+    event["queryStringParameters"]["key"] = json!(["value", "second value"]);
+    let response = response_shaped(&rie, &event, &LATTICE_KEYS);
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(response["headers"]["content-type"], "application/json");
+    assert!(response["headers"].get("server").is_none(), "{response}");
+    let saw = app_saw(&response);
+    assert_eq!(saw["method"], "GET");
+    assert_eq!(saw["path"], "/target");
+    assert_eq!(saw["query"], json!({"key": ["value", "second value"]}));
+    assert_eq!(saw["body"], "request-body");
+    assert_eq!(saw["headers"]["header-key"], "header-value");
+    let context: Value =
+        serde_json::from_str(saw["headers"]["x-amzn-request-context"].as_str().unwrap()).unwrap();
+    assert_eq!(context, event["requestContext"]);
+
+    // Several cookies go as a list under `set-cookie`.
+    event["path"] = json!("/cookies");
+    let response = response_shaped(&rie, &event, &LATTICE_KEYS);
+    assert_eq!(
+        response["headers"]["set-cookie"],
+        json!(["flavour=oatmeal; Path=/", "visits=1; HttpOnly"])
+    );
+
+    // AWS's 1.0 sample (Powertools' documentation): a base64 body; binary comes back base64.
+    let mut event = fixture("lattice/lattice-v1-powertools.json");
+    event["raw_path"] = json!("/echo");
+    event["method"] = json!("POST");
+    let response = response_shaped(&rie, &event, &LATTICE_KEYS);
+    let echo: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(echo["youSent"], json!({"test": "event"}));
+    assert_eq!(echo["request"]["headers"]["x-amzn-request-context"], "null");
+    event["raw_path"] = json!("/binary");
+    event["method"] = json!("GET");
+    let response = response_shaped(&rie, &event, &LATTICE_KEYS);
+    assert_eq!(response["isBase64Encoded"], true, "{response}");
+    assert_eq!(
+        b64decode(response["body"].as_str().unwrap()),
+        APP_BINARY.to_vec()
+    );
 }
