@@ -31,7 +31,9 @@ cases_of() {
     case $1 in
     flask)
         echo 'events/item.json http 200 "id":7|"q":"lambda"|example-client/1.0'
-        echo 'events/image.json png 200 -' ;;
+        echo 'events/image.json png 200 -'
+        echo 'events/lattice-item.json http 200 "id":7|"q":"lambda"|example-client/1.0'
+        echo 'events/lattice-v1-image.json png 200 -' ;;
     fastapi-sse)
         echo 'events/stream.json sse 200 event: tick|data: {"n": 1, "of": 3}|data: {"n": 3, "of": 3}|event: done' ;;
     nextjs) # the streamed page: the shell with its fallback first, the forecast when rendered

@@ -14,7 +14,7 @@
 //! (`x-amzn-request-context: null`, as for a pass-through event).
 //!
 //! Both: query names and values are taken as decoded text and form-encoded, as API Gateway's
-//! REST events are (AWS does not say; every peer that converts Lattice events reads them so);
+//! REST events are (AWS does not say; Hono's Lattice adapter reads them so);
 //! the path is taken as sent, and a `%` that starts no escape is forwarded as it is, as for
 //! REST (a 400 would refuse a path that Lattice may have decoded).
 //!
@@ -22,7 +22,7 @@
 //! string per header name, as AWS's guide shows it (and `aws-lambda-go` types it). A repeated
 //! name is joined with `, `, as Lattice itself joins repeated request headers, except
 //! `set-cookie`, which cannot be joined without corrupting cookies: several go as a list,
-//! the way Lattice's own 2.0 events carry repeated headers.
+//! the way Lattice's own 2.0 events carry repeated headers (and Hono answers Lattice).
 
 use serde::Deserialize;
 use serde_json::value::RawValue;

@@ -1,5 +1,5 @@
 //! Structure-aware events: JSON events of every source (REST v1, HTTP API v2, Function URL,
-//! ALB, WebSocket, pass-through) whose fields are built from arbitrary values — paths with
+//! ALB, VPC Lattice 2.0 and 1.0, WebSocket, pass-through) whose fields are built from arbitrary values — paths with
 //! unicode, `%` and dots, queries, header maps and multi-value maps with arbitrary names and
 //! values (control bytes included), cookies, base64 and text bodies, nulls and wrong types —
 //! so the fuzzer spends its time past JSON syntax, inside the conversion rules.
@@ -62,6 +62,7 @@ const PIECES: &[&str] = &[
     "x-auth",
     "x-amzn-lambda-context",
     "x-amz-tenant-id",
+    "x-amzn-path-parameters",
     "chunked",
     "8080",
     "99999",
@@ -238,6 +239,8 @@ enum Source {
     HttpV2,
     FunctionUrl,
     Alb,
+    LatticeV2,
+    LatticeV1,
     WebSocket,
     PassThrough,
 }
@@ -294,9 +297,14 @@ impl Event {
             Some(Body::BadBase64(t)) => (t.json(), true),
         };
         out.push(format!("\"body\":{body}"));
+        // Lattice 1.0 spells its fields in snake_case.
+        let flag_key = match self.source {
+            Source::LatticeV1 => "is_base64_encoded",
+            _ => "isBase64Encoded",
+        };
         match &self.base64_flag {
-            Field::Absent => out.push(format!("\"isBase64Encoded\":{flag}")),
-            f => field(out, "isBase64Encoded", f, |b| b.to_string()),
+            Field::Absent => out.push(format!("\"{flag_key}\":{flag}")),
+            f => field(out, flag_key, f, |b| b.to_string()),
         }
     }
 
@@ -386,6 +394,29 @@ impl Event {
                 );
                 f.push("\"requestContext\":{\"elb\":{\"targetGroupArn\":\"arn:aws:elasticloadbalancing:x\"}}".into());
             }
+            Source::LatticeV2 => {
+                f.push("\"version\":\"2.0\"".into());
+                field(&mut f, "method", &self.method, Json::json);
+                field(&mut f, "path", &self.path, Json::json);
+                field(&mut f, "headers", &self.multi_headers, |m| MultiMap(m).json());
+                field(&mut f, "queryStringParameters", &self.multi_params, |m| {
+                    MultiMap(m).json()
+                });
+                let mut c = vec![
+                    "\"serviceArn\":\"arn:aws:vpc-lattice:us-east-1:1:service/svc-1\"".to_string(),
+                    "\"identity\":{\"type\":\"AWS_IAM\"}".into(),
+                ];
+                field(&mut c, "region", &self.domain, Json::json);
+                f.push(format!("\"requestContext\":{}", object(c)));
+            }
+            Source::LatticeV1 => {
+                field(&mut f, "method", &self.method, Json::json);
+                field(&mut f, "raw_path", &self.path, Json::json);
+                field(&mut f, "headers", &self.headers, |m| SingleMap(m).json());
+                field(&mut f, "query_string_parameters", &self.params, |m| {
+                    SingleMap(m).json()
+                });
+            }
             Source::PassThrough => {
                 let mut record = Vec::new();
                 field(&mut record, "body", &self.path, Json::json);
@@ -432,6 +463,10 @@ fuzz_target!(|event: Event| {
             }
             Source::HttpV2 | Source::FunctionUrl => Some(S::HttpV2),
             Source::Alb if present(&event.method) => Some(S::Alb),
+            Source::LatticeV2 if present(&event.method) => Some(S::LatticeV2),
+            Source::LatticeV1 if present(&event.method) && present(&event.path) => {
+                Some(S::LatticeV1)
+            }
             Source::PassThrough => Some(S::PassThrough),
             _ => None,
         };

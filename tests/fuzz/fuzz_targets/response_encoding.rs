@@ -28,6 +28,9 @@ const KNOWN: &[&str] = &[
     "accept-ranges",
     "content-range",
     "x-custom",
+    "connection",
+    "keep-alive",
+    "server",
 ];
 
 #[derive(Arbitrary, Debug)]
@@ -49,6 +52,9 @@ const KNOWN_VALUES: &[&str] = &[
     "text",
     "a=b; Path=/",
     "Accept-Encoding",
+    "binary",
+    " Binary",
+    "close, x-custom",
 ];
 
 const ACCEPT: &[&str] = &[
@@ -101,10 +107,38 @@ fuzz_target!(|input: Input| {
         Source::RestV1,
         Source::HttpV2,
         Source::Alb,
+        Source::LatticeV2,
+        Source::LatticeV1,
         Source::PassThrough,
     ] {
         let json = event::encode_response(source, &head, &input.body);
         fuzz_checks::check_response_json(source, &json, &head, &input.body);
+    }
+
+    // The headers that reach Lambda: no hop-by-hop one, none a `Connection` header names, none
+    // listed to be removed; every other one kept.
+    let mut stripped = head.clone();
+    event::response_headers::strip(&mut stripped, &["server".to_string()]);
+    for (name, _) in &stripped.headers {
+        assert!(
+            !event::response_headers::HOP_BY_HOP.contains(&name.as_str()) && name != "server",
+            "{name} survived"
+        );
+    }
+    let kept = |h: &ResponseHead| {
+        h.headers
+            .iter()
+            .filter(|(n, _)| n == "x-custom" || n == "content-type")
+            .count()
+    };
+    let named_custom = head.headers.iter().any(|(n, v)| {
+        n == "connection"
+            && String::from_utf8_lossy(v)
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("x-custom"))
+    });
+    if !named_custom {
+        assert_eq!(kept(&stripped), kept(&head), "an end-to-end header was dropped");
     }
 
     // Streaming: the prelude, then the chunked body and its error trailers.

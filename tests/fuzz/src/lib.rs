@@ -5,8 +5,8 @@
 //!   are tokens, values hold no control byte but HTAB, no framing header comes from the event
 //!   (DECISIONS 9), exactly one `host`, and the wire form parses back (httparse) as exactly
 //!   one complete request whose body is exactly `content-length` bytes.
-//! - Responses: valid JSON of the source's shape, status as given, a base64 body decodes, and
-//!   the body round-trips.
+//! - Responses: valid JSON of the source's shape (VPC Lattice's included), status as given, a
+//!   base64 body decodes, and the body round-trips.
 
 use std::sync::OnceLock;
 
@@ -20,7 +20,8 @@ use lambda_adapter::lambda::invocation::Invocation;
 use serde_json::Value;
 
 /// Configurations the events are converted under: the defaults, and one with every request
-/// option that rewrites a request (base path, authorization source, port 80, tenant).
+/// option that rewrites a request (base path, authorization source, port 80, tenant, event
+/// fields as headers).
 pub fn config(variant: usize) -> &'static Config {
     static CONFIGS: OnceLock<[Config; 2]> = OnceLock::new();
     let configs = CONFIGS.get_or_init(|| {
@@ -39,6 +40,7 @@ pub fn config(variant: usize) -> &'static Config {
                 "AWS_LWA_AUTHORIZATION_SOURCE" => Some("x-auth".into()),
                 "AWS_LWA_PORT" => Some("80".into()),
                 "AWS_LWA_PASS_THROUGH_PATH" => Some("events/in".into()),
+                "AWS_LWA_EVENT_FIELDS_AS_HEADERS" => Some("true".into()),
                 _ => base(name),
             }
         };
@@ -253,8 +255,12 @@ fn assert_list_map(value: &Value, what: &str) {
     }
 }
 
-/// Checks a buffered response document for `source` against the head and body it encodes.
+/// Checks a buffered response document for `source` against the head and body it encodes
+/// (less the `binary` marker, which is obeyed and never passed on).
 pub fn check_response_json(source: Source, json: &[u8], head: &ResponseHead, body: &[u8]) {
+    let mut unmarked = head.clone();
+    lambda_adapter::event::response_headers::remove_binary_marker(&mut unmarked);
+    let head = &unmarked;
     if source == Source::PassThrough {
         // Any JSON text: valid by the grammar (serde_json's Value refuses numbers out of f64
         // range such as 1e999, which are still JSON and are posted as the app sent them).
@@ -312,6 +318,7 @@ pub fn check_response_json(source: Source, json: &[u8], head: &ResponseHead, bod
             "statusCode",
             "statusDescription",
         ],
+        Source::LatticeV2 | Source::LatticeV1 => &["body", "headers", "isBase64Encoded", "statusCode"],
         Source::PassThrough => &[],
     };
     assert_eq!(keys(object), want, "keys of {value}");
@@ -320,7 +327,25 @@ pub fn check_response_json(source: Source, json: &[u8], head: &ResponseHead, bod
         Some(u64::from(head.status)),
         "statusCode"
     );
-    assert_string_map(&object["headers"], "headers");
+    if matches!(source, Source::LatticeV2 | Source::LatticeV1) {
+        // One string per name; several `set-cookie` values as a list, every one of them.
+        let headers = object["headers"].as_object().expect("headers is an object");
+        for (name, value) in headers {
+            match value.as_array() {
+                Some(list) => {
+                    assert_eq!(name, "set-cookie", "only set-cookie is a list: {value}");
+                    assert!(list.len() > 1 && list.iter().all(Value::is_string), "{value}");
+                }
+                None => assert!(value.is_string(), "headers.{name} is not a string: {value}"),
+            }
+        }
+        let mut names: Vec<&str> = head.headers.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(headers.len(), names.len(), "one key per header name: {value}");
+    } else {
+        assert_string_map(&object["headers"], "headers");
+    }
     match source {
         Source::HttpV2 => {
             assert_eq!(
@@ -359,7 +384,7 @@ pub fn check_response_json(source: Source, json: &[u8], head: &ResponseHead, bod
                 "statusDescription {description:?}"
             );
         }
-        Source::PassThrough => {}
+        Source::LatticeV2 | Source::LatticeV1 | Source::PassThrough => {}
     }
     let text = object["body"]
         .as_str()
