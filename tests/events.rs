@@ -1605,3 +1605,51 @@ fn a_binary_marker_forces_base64_and_is_not_passed_on() {
         r#"{"a":1}"#
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hop-by-hop response headers (DECISIONS 23)
+
+#[test]
+fn hop_by_hop_response_headers_are_dropped_where_upstream_passes_them_on() {
+    use lambda_adapter::event::response_headers;
+    let app = head(
+        200,
+        &[
+            ("content-type", b"text/plain"),
+            ("connection", b"keep-alive"),
+            ("keep-alive", b"timeout=5"),
+            ("x-a", b"1"),
+        ],
+    );
+    // What upstream posts for this response (§4.1: it removes only `transfer-encoding`; §4.3):
+    // REST's multiValueHeaders and ALB's two maps carry every header, HTTP API's `headers` the
+    // first value of each. ALB hands `connection` on to HTTP/2 clients, which refuse it.
+    let upstream = [
+        (
+            Source::RestV1,
+            r#"{"statusCode":200,"headers":{},"multiValueHeaders":{"content-type":["text/plain"],"connection":["keep-alive"],"keep-alive":["timeout=5"],"x-a":["1"]},"body":"ok","isBase64Encoded":false}"#,
+        ),
+        (
+            Source::HttpV2,
+            r#"{"statusCode":200,"headers":{"content-type":"text/plain","connection":"keep-alive","keep-alive":"timeout=5","x-a":"1"},"multiValueHeaders":{},"body":"ok","isBase64Encoded":false,"cookies":[]}"#,
+        ),
+        (
+            Source::Alb,
+            r#"{"statusCode":200,"statusDescription":"200 OK","headers":{"content-type":"text/plain","connection":"keep-alive","keep-alive":"timeout=5","x-a":"1"},"multiValueHeaders":{"content-type":["text/plain"],"connection":["keep-alive"],"keep-alive":["timeout=5"],"x-a":["1"]},"body":"ok","isBase64Encoded":false}"#,
+        ),
+    ];
+    let mut ours = app.clone();
+    response_headers::strip(&mut ours, &[]);
+    for (source, upstream) in upstream {
+        // The encoders alone still write what they are given, as upstream's do ...
+        assert_eq!(response(source, &app, b"ok"), upstream);
+        // ... and the worker strips the head first: the same bytes less the two headers.
+        let want = upstream
+            .replace(
+                r#""connection":["keep-alive"],"keep-alive":["timeout=5"],"#,
+                "",
+            )
+            .replace(r#""connection":"keep-alive","keep-alive":"timeout=5","#, "");
+        assert_eq!(response(source, &ours, b"ok"), want, "{source:?}");
+    }
+}
