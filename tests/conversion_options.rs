@@ -148,7 +148,7 @@ fn a_bad_header_list_is_a_start_up_error_naming_the_variable() {
             .wait_exit(Duration::from_secs(15))
             .expect("the adapter exits on a bad configuration");
         assert_eq!(status.code(), Some(1));
-        assert!(adapter.stderr().contains(variable), "{}", adapter.stderr());
+        assert!(adapter.output().contains(variable), "{}", adapter.output());
         let errors = api.init_errors();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].body.contains(variable), "{}", errors[0].body);
