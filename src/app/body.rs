@@ -2,11 +2,11 @@
 //! chunked framing or counts `content-length` bytes, and says at the end whether the connection
 //! may carry another request.
 //!
-//! One rule is added by hand, because ureq-proto parses a chunk size with
+//! One rule is added by hand (DECISIONS 31), because ureq-proto parses a chunk size with
 //! `usize::from_str_radix` after trimming, and so accepts `+5`, ` 5` and a tab before the
 //! digits: RFC 9112 §7.1 allows hex digits only (`chunk-size = 1*HEXDIG`), then optional
-//! whitespace before a `;` extension, then CRLF. Each size line is checked against that
-//! grammar before ureq-proto reads it; anything else is `App.InvalidResponse`.
+//! whitespace before a `;` extension, then CRLF. Each size line is checked against that grammar
+//! before ureq-proto reads it; anything else is `App.InvalidResponse`.
 
 use std::io::Read;
 

@@ -1,14 +1,14 @@
 //! The head of the app's response: status and headers, read by ureq-proto's HTTP/1.1 state
-//! machine, which also decides how the body is framed (RFC 9112 §6.3: none for `HEAD`, 1xx,
-//! 204 and 304; `chunked`; `content-length`, where repeated or conflicting values are an error;
-//! or until the app closes) and whether the connection may carry another request
-//! (`Connection: close`, HTTP/1.0). Interim 1xx responses are skipped there too.
+//! machine, which also decides how the body is framed (RFC 9112 §6.3: none for `HEAD`, 1xx, 204
+//! and 304; `chunked`; `content-length`, where repeated or conflicting values are an error; or
+//! until the app closes) and whether the connection may carry another request (`Connection:
+//! close`, HTTP/1.0). Interim 1xx responses are skipped there too.
 //!
-//! Two rules are added on top, because ureq-proto reads them more leniently than RFC 9112
-//! asks a client to: a `Transfer-Encoding` whose final coding is not `chunked` (or any on an
-//! HTTP/1.0 response) is a faulty framing, answered with `App.InvalidResponse`, since the body
-//! could be neither delimited reliably nor passed on transfer-coded; and a response with both
-//! `Transfer-Encoding` and `Content-Length` is read as chunked but its connection is never
+//! Two rules are added on top (DECISIONS 31), because ureq-proto reads them more leniently than
+//! RFC 9112 asks a client to: a `Transfer-Encoding` whose final coding is not `chunked` (or any
+//! on an HTTP/1.0 response) is a faulty framing, answered with `App.InvalidResponse`, since the
+//! body could be neither delimited reliably nor passed on transfer-coded; and a response with
+//! both `Transfer-Encoding` and `Content-Length` is read as chunked but its connection is never
 //! reused (RFC 9112 §6.1). A `101 Switching Protocols` cannot be carried by Lambda.
 //!
 //! Every wait here is the caller's: the input reads end at the exchange's deadline, so an app
