@@ -1,4 +1,7 @@
 # lambda-adapter: common tasks. `make demo` and `make test` are the two to know.
+# Paths printed by `make -s print-*` are read by scripts: no "Entering directory" lines, even
+# when make runs make.
+MAKEFLAGS += --no-print-directory
 CARGO ?= cargo
 RIE_DIR := .cache/rie
 

@@ -21,7 +21,7 @@ cd "$REPO"
 TARGET=${TARGET:-x86_64-unknown-linux-gnu}
 if [ -z "${ADAPTER:-}" ]; then
     make -s -f layer.zip.mk release-binary TARGET="$TARGET"
-    ADAPTER=$(make -s print-release-bin RELEASE_TARGET="$TARGET")
+    ADAPTER=$(make -s --no-print-directory print-release-bin RELEASE_TARGET="$TARGET")
 fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

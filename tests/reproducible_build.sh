@@ -31,8 +31,8 @@ check() { # NAME COMMAND...: runs the command, counts the outcome
 # It also installs cargo-auditable into $TOOLS once, before the two builds share it.
 make -s -f layer.zip.mk release-binary TARGET="$TARGET" TOOLS="$TOOLS" >"$WORK/release.log" 2>&1 ||
     { cat "$WORK/release.log"; exit 1; }
-HERE_BIN=$(make -s print-release-bin RELEASE_TARGET="$TARGET")
-HERE_TARGET_DIR=$(make -s print-target-dir)
+HERE_BIN=$(make -s --no-print-directory print-release-bin RELEASE_TARGET="$TARGET")
+HERE_TARGET_DIR=$(make -s --no-print-directory print-target-dir)
 
 # The work tree as it is (tracked and new files, uncommitted edits included; not target/ or
 # .cache/), so the test checks the code under test rather than the last commit.

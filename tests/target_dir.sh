@@ -32,10 +32,10 @@ check() { # NAME COMMAND...: runs the command, counts the outcome
 }
 same() { [ "$1" = "$2" ] || { echo "     got $1, want $2"; return 1; }; }
 
-check "make print-target-dir names CARGO_TARGET_DIR" same "$(make -s print-target-dir)" "$WORK/elsewhere"
-check "make print-emulator is the debug emulator there" same "$(make -s print-emulator)" "$WORK/elsewhere/debug/lambda-emulator"
+check "make print-target-dir names CARGO_TARGET_DIR" same "$(make -s --no-print-directory print-target-dir)" "$WORK/elsewhere"
+check "make print-emulator is the debug emulator there" same "$(make -s --no-print-directory print-emulator)" "$WORK/elsewhere/debug/lambda-emulator"
 check "make print-release-bin is the static adapter there" \
-    same "$(make -s print-release-bin)" "$WORK/elsewhere/x86_64-unknown-linux-gnu/release/lambda-adapter"
+    same "$(make -s --no-print-directory print-release-bin)" "$WORK/elsewhere/x86_64-unknown-linux-gnu/release/lambda-adapter"
 
 demo() {
     local out
