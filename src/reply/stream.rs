@@ -32,6 +32,9 @@ use crate::reply::prelude::prelude;
 const CHANNEL_PIECES: usize = 16;
 /// Largest piece the reader takes from the app at once.
 const PIECE_BYTES: usize = 64 * 1024;
+/// Largest first piece, written with the prelude: small, so the first bytes reach the caller
+/// before the app's first large chunk has been relayed whole (the rest follows at once).
+const FIRST_PIECE_BYTES: usize = 16 * 1024;
 /// Largest chunk the writer assembles from pieces that are already waiting.
 const MAX_CHUNK: usize = 256 * 1024;
 /// How long the prelude waits for the first body bytes so both go out in one write. An app
@@ -106,7 +109,7 @@ pub fn stream_with(
     // starting a thread is then not on the path of the first byte.
     let first = exchange
         .wait_for_body(FIRST_BYTES_WAIT)
-        .then(|| next_piece(exchange));
+        .then(|| next_piece(exchange, FIRST_PIECE_BYTES));
     let result = match write_first(&mut conn, first_write, prelude, first) {
         Ok(Some(ending)) => Ok(ending),
         Ok(None) => std::thread::scope(|scope| {
@@ -189,10 +192,10 @@ fn stream_failed(e: &PostError) -> Reply {
 }
 
 /// The next piece of the app's body.
-fn next_piece(exchange: &mut AppExchange<'_>) -> Piece {
+fn next_piece(exchange: &mut AppExchange<'_>, limit: usize) -> Piece {
     loop {
         let mut piece = Vec::new();
-        return match exchange.next_chunk(&mut piece, PIECE_BYTES) {
+        return match exchange.next_chunk(&mut piece, limit) {
             Ok(true) if piece.is_empty() => continue,
             Ok(true) => Piece::Data(piece),
             Ok(false) => Piece::End,
@@ -204,7 +207,7 @@ fn next_piece(exchange: &mut AppExchange<'_>) -> Piece {
 /// The reader: the app's body, piece by piece, into the channel.
 fn read_app(exchange: &mut AppExchange<'_>, tx: Sender<Piece>) {
     loop {
-        let message = next_piece(exchange);
+        let message = next_piece(exchange, PIECE_BYTES);
         let last = !matches!(message, Piece::Data(_));
         // A send error means the writer gave up; stop reading.
         if tx.send(message).is_err() || last {
