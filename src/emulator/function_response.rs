@@ -130,7 +130,11 @@ pub fn prelude_response(prelude: &[u8]) -> Result<HttpResponse, String> {
         .into_iter()
         .flatten()
     {
-        headers.push((name.clone(), scalar(value)));
+        // The streaming prelude writes a repeated header as a list of its values.
+        match value.as_array() {
+            Some(values) => headers.extend(values.iter().map(|v| (name.clone(), scalar(v)))),
+            None => headers.push((name.clone(), scalar(value))),
+        }
     }
     for (name, values) in value
         .get("multiValueHeaders")
@@ -207,6 +211,20 @@ mod tests {
             vec![
                 ("x-a".into(), "1".into()),
                 ("set-cookie".into(), "c=3".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_prelude_header_list_is_repeated_headers() {
+        let r = prelude_response(br#"{"statusCode":200,"headers":{"x-a":["1","2"],"x-b":"3"}}"#)
+            .unwrap();
+        assert_eq!(
+            r.headers,
+            vec![
+                ("x-a".into(), "1".into()),
+                ("x-a".into(), "2".into()),
+                ("x-b".into(), "3".into())
             ]
         );
     }
