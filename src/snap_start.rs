@@ -135,15 +135,10 @@ fn call_hook(config: &Config, hook: &HookPath, which: &str) -> Result<(), String
         "SnapStart {which} hook POST {} ({})",
         hook.path, hook.variable
     );
-    let host = if config.app_port == 80 {
-        config.app_host.clone()
-    } else {
-        config.app_authority()
-    };
     let request = AppRequest {
         method: "POST".to_string(),
         target: hook.path.clone(),
-        headers: vec![("host".to_string(), host)],
+        headers: vec![("host".to_string(), config.default_host_header())],
         body: Vec::new(),
     };
     let mut client = AppClient::new(config.app_addr, config.connect_timeout(), None);

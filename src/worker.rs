@@ -23,8 +23,6 @@ use crate::reply::buffered::{MAX_BUFFERED_BODY, encode_within_limit};
 use crate::reply::error_status::error_status_reply;
 use crate::reply::{Reply, compression, stream};
 
-/// Time kept back from the deadline to post the answer before Lambda stops the invocation.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
 const BACKOFF_START: Duration = Duration::from_millis(10);
 const BACKOFF_CAP: Duration = Duration::from_millis(500);
 
@@ -148,7 +146,8 @@ impl<'a> Worker<'a> {
     /// One invocation, from event to reply.
     pub fn handle(&mut self, invocation: &Invocation) -> Reply {
         let config = self.config;
-        let deadline = Instant::now() + invocation.remaining().saturating_sub(DEADLINE_MARGIN);
+        // The app's answer must leave time to post it.
+        let deadline = invocation.deadline_less_margin();
         if !self.app_ready {
             self.app_ready = self
                 .readiness

@@ -17,6 +17,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
+source tests/e2e_lib.sh
 
 TARGET=${TARGET:-x86_64-unknown-linux-gnu}
 if [ -z "${ADAPTER:-}" ]; then
@@ -25,12 +26,6 @@ if [ -z "${ADAPTER:-}" ]; then
 fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-passed=0
-failed=0
-check() { # NAME COMMAND...: runs the command, counts the outcome
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
 
 # "name version" per crate, sorted: what cargo builds the binary from (default features, like
 # the release build), and what the binary says it was built from.
@@ -238,5 +233,4 @@ PY
 }
 check "a binary built from another tree fails the comparison and gets no SBOM" refuses_other_tree
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+report_checks

@@ -7,12 +7,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
-passed=0
-failed=0
-check() { # NAME COMMAND...: runs the command, counts the outcome
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
+source tests/e2e_lib.sh
 # The instructions of a Dockerfile, comments and blank lines dropped.
 instructions() { grep -Ev '^[[:space:]]*(#|$)' "$1"; }
 
@@ -68,5 +63,4 @@ if [ "${DOCKER_BUILD:-}" = 1 ]; then
     done
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+report_checks

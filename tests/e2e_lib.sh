@@ -12,6 +12,20 @@ STARTED_PIDS=()
 ISOLATE=(unshare --pid --fork --kill-child)
 [ "$(id -u)" = 0 ] || ISOLATE=(unshare --map-root-user --pid --fork --kill-child)
 
+# The tally every shell test prints: `check NAME COMMAND...` runs the command and prints `ok` or
+# `FAIL` before NAME; `report_checks`, the script's last command, prints the totals and fails
+# when any check failed.
+passed=0
+failed=0
+check() {
+    local name=$1; shift
+    if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
+}
+report_checks() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" = 0 ]
+}
+
 # Prints cargo's target directory for this repository: target/ unless CARGO_TARGET_DIR (or a
 # cargo config's build.target-dir) says otherwise.
 cargo_target_dir() {

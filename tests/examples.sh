@@ -111,11 +111,9 @@ export TMPDIR=$WORK/tmp
 # Package managers keep their downloads in .cache/ (git-ignored), so a second run is quicker.
 export npm_config_cache=$REPO/.cache/npm PIP_CACHE_DIR=$REPO/.cache/pip
 
-passed=0
-failed=0
 SUMMARY=()
-record() { # NAME OK: counts one checked request
-    if [ "$2" = 0 ]; then echo "ok   $1"; passed=$((passed + 1)); else echo "FAIL $1"; failed=$((failed + 1)); fi
+record() { # NAME STATUS: counts one checked request (STATUS 0: it passed)
+    check "$1" [ "$2" = 0 ]
 }
 seconds_since() { python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$1"; }
 
@@ -233,5 +231,4 @@ done
 
 echo "== time per example (dependency install included)"
 printf '   %s\n' "${SUMMARY[@]}"
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+report_checks

@@ -12,13 +12,6 @@ source tests/e2e_lib.sh
 WORK=$(mktemp -d)
 trap 'stop_all; rm -rf "$WORK"' EXIT
 
-passed=0
-failed=0
-check() { # NAME COMMAND...: runs the command, counts the outcome
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
-
 MAKE_ARGS=(-s -f layer.zip.mk)
 if [ -n "${ADAPTER:-}" ]; then MAKE_ARGS+=("ADAPTER=$ADAPTER"); else ADAPTER=$(cargo_target_dir)/x86_64-unknown-linux-gnu/release/lambda-adapter; fi
 
@@ -136,5 +129,4 @@ if check "RIE: /opt/bootstrap starts run.sh, the layer's extension answers a v2 
 fi
 stop_all
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+report_checks

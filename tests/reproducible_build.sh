@@ -15,17 +15,12 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
+source tests/e2e_lib.sh
 
 TARGET=${TARGET:-x86_64-unknown-linux-gnu}
 TOOLS=$REPO/.cache/tools
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-passed=0
-failed=0
-check() { # NAME COMMAND...: runs the command, counts the outcome
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
 
 # The release binary of this checkout, as `make release` builds it (cargo skips it if current).
 # It also installs cargo-auditable into $TOOLS once, before the two builds share it.
@@ -138,5 +133,4 @@ if [ "$built" = 1 ]; then
     check "make verify-layer SHA256=... accepts the other build's hash and refuses a wrong one" verify_accepts_and_refuses
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+report_checks

@@ -17,12 +17,6 @@ if [ -z "${ADAPTER:-}" ]; then
     make -s -f layer.zip.mk release-binary TARGET="$TARGET"
     ADAPTER=$(cargo_target_dir)/$TARGET/release/lambda-adapter
 fi
-passed=0
-failed=0
-check() { # NAME COMMAND...: runs the command, counts the outcome
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
 
 file_says_static() {
     local out; out=$(file -L "$ADAPTER")
@@ -103,5 +97,4 @@ elif check "serves an invocation from the empty chroot (AWS_LWA_HOST=localhost, 
 fi
 stop_all
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+report_checks

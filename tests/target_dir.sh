@@ -24,12 +24,6 @@ mount --bind "$REAL" "$WORK/elsewhere"
 [ -d "$REPO/target" ] && mount --bind "$WORK/empty" "$REPO/target"
 export CARGO_TARGET_DIR=$WORK/elsewhere
 
-passed=0
-failed=0
-check() { # NAME COMMAND...: runs the command, counts the outcome
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
 same() { [ "$1" = "$2" ] || { echo "     got $1, want $2"; return 1; }; }
 
 check "make print-target-dir names CARGO_TARGET_DIR" same "$(make -s --no-print-directory print-target-dir)" "$WORK/elsewhere"
@@ -67,5 +61,4 @@ nothing_in_target() { # nothing was built into (or looked for in) the hidden tar
 }
 check "nothing was written to target/" nothing_in_target
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+report_checks

@@ -120,13 +120,10 @@ impl AppClient {
 
     /// The kept connection if it may carry a request (`true`: reused), else a new one.
     fn open(&mut self, deadline: Instant) -> Result<(Connection, bool), AppError> {
-        if let Some(mut conn) = self.kept.take() {
+        if let Some(conn) = self.kept.take() {
             let idle_timeout = self.idle_timeout.unwrap_or_default();
             match conn.check_reusable(idle_timeout) {
-                Ok(()) => {
-                    conn.set_deadline(deadline);
-                    return Ok((conn, true));
-                }
+                Ok(()) => return Ok((conn, true)),
                 Err(why) => {
                     if why == Stale::NotIdle {
                         log::debug!(

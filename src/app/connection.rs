@@ -77,7 +77,7 @@ impl Connection {
         if self.idle_since.elapsed() >= idle_timeout {
             return Err(Stale::IdleTooLong);
         }
-        if !self.input.buffered().is_empty() || !is_idle(self.stream()) {
+        if self.has_input() {
             return Err(Stale::NotIdle);
         }
         Ok(())

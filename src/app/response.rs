@@ -37,6 +37,26 @@ pub struct ResponseHead {
     pub close: bool,
 }
 
+#[cfg(test)]
+impl ResponseHead {
+    /// A head with `status` and `headers` as given, for unit tests.
+    pub(crate) fn for_test<V: AsRef<[u8]>>(status: u16, headers: &[(&str, V)]) -> ResponseHead {
+        ResponseHead {
+            status,
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.as_ref().to_vec()))
+                .collect(),
+            close: false,
+        }
+    }
+
+    /// The header names in order, for unit tests.
+    pub(crate) fn header_names(&self) -> Vec<&str> {
+        self.headers.iter().map(|(name, _)| name.as_str()).collect()
+    }
+}
+
 impl ResponseHead {
     /// The first value of `name` (lowercase), if it is UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {

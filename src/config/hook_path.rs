@@ -12,7 +12,12 @@
 //! what it routes to), a malformed escape, or one that collapses to `/` (guarding the root
 //! would refuse every request to `/`). Stricter than upstream in places (DECISIONS 28).
 
+use std::borrow::Cow;
+
+use percent_encoding::percent_decode;
+
 use super::error::{ConfigError, invalid};
+use super::values::malformed_escape;
 
 /// Rounds of percent-decoding the guard applies to an event's path: enough for any framework
 /// that decodes more than once, bounded so a hostile path cannot make it loop.
@@ -59,7 +64,7 @@ impl HookPath {
             ));
         }
         let path = request_path(&value);
-        if decode_once(path.as_bytes()).contains(&b'%') {
+        if percent_decode(path.as_bytes()).any(|b| b == b'%') {
             return Err(invalid(
                 variable,
                 &value,
@@ -126,13 +131,14 @@ fn request_path(value: &str) -> String {
 pub fn canonical(path: &str) -> Vec<u8> {
     let mut bytes = path.as_bytes().to_vec();
     for _ in 0..DECODE_ROUNDS {
-        let decoded = decode_once(&bytes);
-        if decoded == bytes {
-            break;
+        // Every valid `%XX` decoded; a `%` that starts no escape stays as it is.
+        match Cow::from(percent_decode(&bytes)) {
+            Cow::Owned(decoded) => bytes = decoded,
+            Cow::Borrowed(_) => break,
         }
-        bytes = decoded;
     }
-    let mut segments: Vec<Vec<u8>> = Vec::new();
+    bytes.make_ascii_lowercase();
+    let mut segments: Vec<&[u8]> = Vec::new();
     for segment in bytes.split(|&b| b == b'/' || b == b'\\') {
         let segment = match segment.iter().position(|&b| b == b';') {
             Some(at) => segment.get(..at).unwrap_or_default(),
@@ -143,7 +149,7 @@ pub fn canonical(path: &str) -> Vec<u8> {
             b".." => {
                 segments.pop();
             }
-            _ => segments.push(segment.to_ascii_lowercase()),
+            _ => segments.push(segment),
         }
     }
     let mut out = Vec::with_capacity(bytes.len() + 1);
@@ -155,34 +161,6 @@ pub fn canonical(path: &str) -> Vec<u8> {
         out.push(b'/');
     }
     out
-}
-
-/// Decodes every valid `%XX`; a `%` that starts no escape stays as it is.
-fn decode_once(bytes: &[u8]) -> Vec<u8> {
-    let hex = |b: Option<&u8>| b.and_then(|&b| (b as char).to_digit(16));
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            if let (Some(hi), Some(lo)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b);
-        i += 1;
-    }
-    out
-}
-
-/// The index of the first `%` not followed by two hex digits.
-fn malformed_escape(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().enumerate().find_map(|(i, &b)| {
-        let escape = bytes.get(i + 1..i + 3);
-        let valid = escape.is_some_and(|e| e.iter().all(u8::is_ascii_hexdigit));
-        (b == b'%' && !valid).then_some(i)
-    })
 }
 
 /// The two hooks, either or both unset.

@@ -19,7 +19,9 @@ pub use error::ConfigError;
 use error::invalid;
 pub use hook_path::{HookPath, SnapStartHooks};
 pub use lifecycle::{DEFAULT_METRICS_NAMESPACE, MetricsConfig};
-pub use values::{is_token_byte, literal_ip, parse_bool, parse_seconds, parse_status_list};
+pub use values::{
+    is_token_byte, literal_ip, malformed_escape, parse_bool, parse_seconds, parse_status_list,
+};
 use values::{
     parse_header_list, parse_pass_through_path, parse_port, parse_readiness_path, resolve_host,
 };
@@ -353,9 +355,19 @@ impl Config {
         SocketAddr::new(self.app_addr.ip(), self.readiness_port)
     }
 
-    /// `host[:port]` for a `Host` header to the app when the event carries none.
+    /// `host:port` of the app.
     pub fn app_authority(&self) -> String {
         format!("{}:{}", self.app_host, self.app_port)
+    }
+
+    /// The `Host` header the adapter sends the app when an event carries none: `host:port`,
+    /// or the host alone on port 80.
+    pub fn default_host_header(&self) -> String {
+        if self.app_port == 80 {
+            self.app_host.clone()
+        } else {
+            self.app_authority()
+        }
     }
 
     /// How long to wait for a TCP connection to the app.

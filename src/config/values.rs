@@ -185,6 +185,18 @@ pub fn literal_ip(host: &str) -> Option<IpAddr> {
     bare.parse().ok()
 }
 
+/// The index of the first `%` not followed by two hex digits (a malformed percent-escape).
+pub fn malformed_escape(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().enumerate().find_map(|(i, &b)| {
+        let valid = || {
+            bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|escape| escape.iter().all(u8::is_ascii_hexdigit))
+        };
+        (b == b'%' && !valid()).then_some(i)
+    })
+}
+
 /// RFC 9110 token characters (header names, methods).
 pub fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)

@@ -4,8 +4,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
+
+use super::decoded_query;
 
 /// The event format the front door produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,22 +137,6 @@ fn is_text_type(content_type: &str) -> bool {
         ]
         .iter()
         .any(|t| ct.contains(t))
-}
-
-/// `(name, value)` pairs of a raw query, percent-decoded (`+` as space, as API Gateway does).
-fn decoded_query(raw: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .to_string()
-    };
-    raw.split('&')
-        .filter(|part| !part.is_empty())
-        .map(|part| match part.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(part), String::new()),
-        })
-        .collect()
 }
 
 /// `(name, value)` pairs of a raw query, left encoded (as ALB passes them).

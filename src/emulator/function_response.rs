@@ -75,14 +75,7 @@ pub fn http_response(format: EventFormat, json: &[u8]) -> Result<HttpResponse, S
             _ => headers.push((name.clone(), scalar(value))),
         }
     }
-    for cookie in object
-        .get("cookies")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        headers.push(("set-cookie".into(), scalar(cookie)));
-    }
+    push_cookies(&mut headers, object.get("cookies"));
     let body_text = match object.get("body") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
@@ -104,6 +97,13 @@ pub fn http_response(format: EventFormat, json: &[u8]) -> Result<HttpResponse, S
         headers,
         body,
     })
+}
+
+/// Each of the `cookies` (HTTP APIs, Function URLs, streamed preludes) as a `set-cookie` header.
+fn push_cookies(headers: &mut Vec<(String, String)>, cookies: Option<&Value>) {
+    for cookie in cookies.and_then(Value::as_array).into_iter().flatten() {
+        headers.push(("set-cookie".into(), scalar(cookie)));
+    }
 }
 
 fn scalar(value: &Value) -> String {
@@ -146,14 +146,7 @@ pub fn prelude_response(prelude: &[u8]) -> Result<HttpResponse, String> {
             headers.push((name.clone(), scalar(value)));
         }
     }
-    for cookie in value
-        .get("cookies")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        headers.push(("set-cookie".into(), scalar(cookie)));
-    }
+    push_cookies(&mut headers, value.get("cookies"));
     Ok(HttpResponse {
         status,
         headers,

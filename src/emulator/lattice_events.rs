@@ -18,7 +18,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
 const REGION: &str = "us-east-1";
@@ -37,24 +36,8 @@ pub struct Request<'a> {
 
 /// The version 2.0 event for `request`.
 pub fn v2_event(request: &Request) -> Value {
-    let mut headers: Map<String, Value> = Map::new();
-    for (name, value) in lattice_headers(request) {
-        match headers.get_mut(&name) {
-            Some(Value::Array(values)) => values.push(json!(value)),
-            _ => {
-                headers.insert(name, json!([value]));
-            }
-        }
-    }
-    let mut query: Map<String, Value> = Map::new();
-    for (name, value) in query_pairs(request) {
-        match query.get_mut(&name) {
-            Some(Value::Array(values)) => values.push(json!(value)),
-            _ => {
-                query.insert(name, json!([value]));
-            }
-        }
-    }
+    let headers = lists_of_values(lattice_headers(request));
+    let query = lists_of_values(query_pairs(request));
     let (body, base64) = body(request);
     let micros = super::now_ms().saturating_mul(1000);
     json!({
@@ -103,6 +86,20 @@ pub fn v1_event(request: &Request) -> Value {
     })
 }
 
+/// `{"name": ["value", ...]}`, every value of a repeated name in its list, in order.
+fn lists_of_values(pairs: Vec<(String, String)>) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (name, value) in pairs {
+        match map.get_mut(&name) {
+            Some(Value::Array(values)) => values.push(json!(value)),
+            _ => {
+                map.insert(name, json!([value]));
+            }
+        }
+    }
+    map
+}
+
 fn path<'a>(request: &Request<'a>) -> &'a str {
     request
         .target
@@ -124,19 +121,7 @@ fn lattice_headers(request: &Request) -> Vec<(String, String)> {
 
 /// The query's `(name, value)` pairs, decoded (`+` is a space).
 fn query_pairs(request: &Request) -> Vec<(String, String)> {
-    let raw = request.target.split_once('?').map_or("", |(_, q)| q);
-    let decode = |s: &str| {
-        percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    raw.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(name), decode(value))
-        })
-        .collect()
+    super::decoded_query(request.target.split_once('?').map_or("", |(_, q)| q))
 }
 
 /// The body and whether it is base64, by Lattice's content-type rule.

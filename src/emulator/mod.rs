@@ -38,6 +38,8 @@ pub mod snap_start;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use percent_encoding::percent_decode_str;
+
 pub use events::{EventFormat, PlainRequest};
 pub use invocations::{Delivery, InvokeError, Invoker, Pending};
 pub use runtime_api::RuntimeApi;
@@ -135,6 +137,23 @@ pub fn split_prelude(data: &[u8]) -> Option<(&[u8], &[u8])> {
         .windows(PRELUDE_SEPARATOR.len())
         .position(|w| w == PRELUDE_SEPARATOR)?;
     Some((data.get(..at)?, data.get(at + PRELUDE_SEPARATOR.len()..)?))
+}
+
+/// `(name, value)` pairs of a raw query, percent-decoded (`+` as space, as API Gateway and
+/// VPC Lattice decode them).
+pub fn decoded_query(raw: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    raw.split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| match part.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(part), String::new()),
+        })
+        .collect()
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(1);

@@ -162,12 +162,8 @@ impl Headers {
             }
         }
         if self.get("host").is_none() {
-            let host = if config.app_port == 80 {
-                config.app_host.clone()
-            } else {
-                config.app_authority()
-            };
-            self.list.push(("host".into(), host));
+            self.list
+                .push(("host".into(), config.default_host_header()));
         }
         self.list
     }
@@ -178,7 +174,7 @@ impl Headers {
 /// writers escape every control byte below 0x20, so only DEL, which JSON lets stand raw in a
 /// string, is ever found.)
 pub fn header_safe_json(mut json: String) -> String {
-    if json.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+    if json.bytes().any(forbidden_in_value) {
         json.retain(|c| !(c.is_ascii_control() && c != '\t'));
     }
     json
@@ -189,10 +185,7 @@ fn checked_name(name: &str, value: &str) -> Result<Option<String>, String> {
     if name.is_empty() || !name.bytes().all(is_token_byte) {
         return Err(format!("invalid header name {name:?}"));
     }
-    if let Some(b) = value
-        .bytes()
-        .find(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
-    {
+    if let Some(b) = value.bytes().find(|&b| forbidden_in_value(b)) {
         return Err(format!(
             "invalid character {:?} in the value of header {name:?}",
             b as char
@@ -206,7 +199,12 @@ fn checked_name(name: &str, value: &str) -> Result<Option<String>, String> {
 }
 
 fn is_valid_value(v: &str) -> bool {
-    !v.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    !v.bytes().any(forbidden_in_value)
+}
+
+/// A byte HTTP forbids in a field value: a control byte other than TAB (DECISIONS 9).
+fn forbidden_in_value(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
 /// A Host header value upstream can parse as a URL authority (it aborts on the rest, §9.1):

@@ -191,14 +191,7 @@ mod tests {
     use super::*;
 
     fn head(headers: &[(&str, &str)]) -> ResponseHead {
-        ResponseHead {
-            status: 201,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
-                .collect(),
-            close: false,
-        }
+        ResponseHead::for_test(201, headers)
     }
 
     #[test]

@@ -169,14 +169,7 @@ mod tests {
     use super::*;
 
     fn head(headers: &[(&str, &str)]) -> ResponseHead {
-        ResponseHead {
-            status: 200,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
-                .collect(),
-            close: false,
-        }
+        ResponseHead::for_test(200, headers)
     }
 
     #[test]

@@ -65,18 +65,7 @@ mod tests {
     use super::*;
 
     fn head(headers: &[(&str, &str)]) -> ResponseHead {
-        ResponseHead {
-            status: 200,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
-                .collect(),
-            close: false,
-        }
-    }
-
-    fn names(head: &ResponseHead) -> Vec<&str> {
-        head.headers.iter().map(|(n, _)| n.as_str()).collect()
+        ResponseHead::for_test(200, headers)
     }
 
     #[test]
@@ -96,7 +85,7 @@ mod tests {
             ("x-custom", "kept"),
         ]);
         strip(&mut h, &["server".into(), "x-powered-by".into()]);
-        assert_eq!(names(&h), ["content-type", "set-cookie", "x-custom"]);
+        assert_eq!(h.header_names(), ["content-type", "set-cookie", "x-custom"]);
     }
 
     #[test]
@@ -109,7 +98,7 @@ mod tests {
             ("x-b", "2"),
         ]);
         strip(&mut h, &[]);
-        assert_eq!(names(&h), ["x-b", "content-type", "x-a"]);
+        assert_eq!(h.header_names(), ["x-b", "content-type", "x-a"]);
     }
 
     #[test]
@@ -121,7 +110,7 @@ mod tests {
         ]);
         assert!(remove_binary_marker(&mut h));
         assert_eq!(
-            names(&h),
+            h.header_names(),
             ["x-lambda-http-content-encoding", "content-type"]
         );
         assert!(!remove_binary_marker(&mut h));

@@ -1,7 +1,7 @@
 //! The request target: method, path and query, encoded as upstream's `url` crate encodes them
 //! (§3.3, §3.5), with a malformed escape or character answered as a 400 (DECISIONS 2).
 
-use crate::config::{Config, is_token_byte};
+use crate::config::{Config, is_token_byte, malformed_escape};
 use crate::json;
 
 /// Appends `s` `application/x-www-form-urlencoded`, as upstream's `form_urlencoded`
@@ -106,8 +106,9 @@ pub enum StrayPercent {
 /// an empty path is `/`.
 pub fn encode_path(raw: &str, stray: StrayPercent) -> Result<String, String> {
     if stray == StrayPercent::Reject {
-        check_percent_escapes(raw)
-            .map_err(|at| format!("invalid percent-encoding in the path at byte {at}"))?;
+        if let Some(at) = malformed_escape(raw.as_bytes()) {
+            return Err(format!("invalid percent-encoding in the path at byte {at}"));
+        }
     }
     let mut encoded = String::with_capacity(raw.len() + 1);
     if !raw.starts_with('/') && !raw.starts_with('\\') {
@@ -171,21 +172,6 @@ fn push_pct(out: &mut String, b: u8) {
     out.push(HEX[(b & 0xf) as usize] as char);
 }
 
-/// `Err(index)` of the first `%` not followed by two hex digits.
-fn check_percent_escapes(s: &str) -> Result<(), usize> {
-    let b = s.as_bytes();
-    for (i, &c) in b.iter().enumerate() {
-        if c == b'%' {
-            let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
-            if !ok {
-                return Err(i);
-            }
-        }
-    }
-    Ok(())
-}
-
 /// A raw query string as the client sent it (v2 `rawQueryString`), encoded as the `url`
 /// crate's `set_query` does: `'` and non-ASCII are percent-encoded, a `#` ends it. Spaces,
 /// `"`, `<`, `>`, controls and bad escapes are malformed (DECISIONS 2). `None` when empty.
@@ -203,8 +189,11 @@ pub fn encode_raw_query(raw: &str) -> Result<Option<String>, String> {
             b as char
         ));
     }
-    check_percent_escapes(raw)
-        .map_err(|at| format!("invalid percent-encoding in the query string at byte {at}"))?;
+    if let Some(at) = malformed_escape(raw.as_bytes()) {
+        return Err(format!(
+            "invalid percent-encoding in the query string at byte {at}"
+        ));
+    }
     let mut out = String::with_capacity(raw.len());
     for &b in raw.as_bytes() {
         match b {

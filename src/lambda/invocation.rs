@@ -2,7 +2,7 @@
 //! `/next` response headers. Missing or malformed context never aborts (DECISIONS 3): a
 //! sensible default is used and the problem is listed in `warnings`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::FunctionEnv;
 use crate::json;
@@ -11,6 +11,10 @@ use crate::lambda::context::{ClientContext, CognitoIdentity};
 /// How long an invocation may run when the Runtime API gave no usable deadline: Lambda's
 /// longest function timeout.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(900);
+
+/// Time kept back from the deadline for the adapter's own last step of an invocation (posting
+/// the answer, asking `/next`), so that it still reaches Lambda before Lambda stops it.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -112,6 +116,12 @@ impl Invocation {
     /// Time left before the deadline (zero when past).
     pub fn remaining(&self) -> Duration {
         Duration::from_millis(self.deadline_ms.saturating_sub(now_ms()))
+    }
+
+    /// When the adapter's own waits for this invocation end: the deadline less
+    /// [`DEADLINE_MARGIN`] (now, when that is already past).
+    pub fn deadline_less_margin(&self) -> Instant {
+        Instant::now() + self.remaining().saturating_sub(DEADLINE_MARGIN)
     }
 
     /// The `x-amzn-lambda-context` header value: upstream's serialised Context, field for field.

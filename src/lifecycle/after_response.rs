@@ -9,7 +9,7 @@
 //! idle. Anything else is logged and taken as idle, so a wrong path costs a warning, not a
 //! billed wait to the deadline on every invocation.
 //!
-//! The wait ends at the invocation's deadline (less the margin the worker keeps for its post):
+//! The wait ends at the invocation's deadline, less `invocation::DEADLINE_MARGIN` to ask `/next`:
 //! Lambda counts the time until `/next` as the invocation's, and an invocation that overruns
 //! its timeout resets the environment.
 
@@ -22,8 +22,6 @@ use crate::lambda::invocation::Invocation;
 /// The first pause between checks; it doubles up to [`MAX_INTERVAL`].
 const FIRST_INTERVAL: Duration = Duration::from_millis(5);
 const MAX_INTERVAL: Duration = Duration::from_millis(50);
-/// `/next` must go out before the deadline, with time to spare for the Runtime API to see it.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
 /// The idle check's body is read (to keep the connection usable) and thrown away.
 const MAX_ANSWER_BODY: usize = 64 * 1024;
 
@@ -61,7 +59,8 @@ impl IdleCheck {
     /// long the next event was held back.
     pub fn wait(&self, app: &mut AppClient, invocation: &Invocation) -> Duration {
         let started = Instant::now();
-        let deadline = started + invocation.remaining().saturating_sub(DEADLINE_MARGIN);
+        // `/next` must go out before the deadline, with time for the Runtime API to see it.
+        let deadline = invocation.deadline_less_margin();
         let mut interval = FIRST_INTERVAL;
         let mut checks = 0u32;
         loop {

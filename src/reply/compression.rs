@@ -232,18 +232,7 @@ mod tests {
     use std::io::Read;
 
     fn head(headers: &[(&str, &str)]) -> ResponseHead {
-        ResponseHead {
-            status: 200,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
-                .collect(),
-            close: false,
-        }
-    }
-
-    fn names(head: &ResponseHead) -> Vec<&str> {
-        head.headers.iter().map(|(n, _)| n.as_str()).collect()
+        ResponseHead::for_test(200, headers)
     }
 
     fn gunzip(data: &[u8]) -> Vec<u8> {
@@ -385,7 +374,7 @@ mod tests {
         assert!(!h.has_header("content-length") && !h.has_header("accept-ranges"));
         // Upstream's header map fills a removed name's slot with the last name.
         assert_eq!(
-            names(&h),
+            h.header_names(),
             ["content-type", "x-b", "x-a", "vary", "content-encoding"]
         );
     }

@@ -78,14 +78,7 @@ mod tests {
     use super::*;
 
     fn head(status: u16, headers: &[(&str, &[u8])]) -> ResponseHead {
-        ResponseHead {
-            status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_vec()))
-                .collect(),
-            close: false,
-        }
+        ResponseHead::for_test(status, headers)
     }
 
     fn without_nuls(prelude: &[u8]) -> &str {
